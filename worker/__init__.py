@@ -1,0 +1,1 @@
+"""The reference F5-TTS RunPod serverless worker."""
