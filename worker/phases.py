@@ -50,7 +50,11 @@ class PhaseError(Exception):
 
 def emit(phase: str, status: str, **fields: Any) -> dict[str, Any]:
     """Print one phase line (flushed at once, so `docker logs` shows it live) and return it."""
-    record = {"phase": phase, "status": status, "elapsed_ms": round((time.monotonic() - _T0) * 1000)}
+    record = {
+        "phase": phase,
+        "status": status,
+        "elapsed_ms": round((time.monotonic() - _T0) * 1000),
+    }
     record.update(fields)
     print(json.dumps(record, default=str, sort_keys=False), flush=True)
     return record

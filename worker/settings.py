@@ -65,7 +65,10 @@ class Settings:
     lock: str = ""  # WORKER_LOCK: lock file the venv is built from (default: bundled f5tts.lock)
     venv_keep: int = 3  # WORKER_VENV_KEEP: venvs kept on the volume, oldest removed first
     install_bytes: int = 12_000_000_000  # WORKER_INSTALL_BYTES: free space a new venv needs
-    lock_stale_s: float = 120.0  # WORKER_LOCK_STALE_S: a build lock with no heartbeat is stale after
+    lock_stale_s: float = (
+        120.0  # WORKER_LOCK_STALE_S: a build lock with no heartbeat is stale after
+    )
+    entry_module: str = "worker"  # WORKER_ENTRY_MODULE: module boot execs in the venv (`-m`)
     # request limits
     max_text_chars: int = 2000  # WORKER_MAX_TEXT_CHARS
     max_ref_bytes: int = 10_000_000  # WORKER_MAX_REF_BYTES
@@ -73,6 +76,7 @@ class Settings:
     url_timeout_s: float = 10.0  # WORKER_URL_TIMEOUT_S
     allow_private_urls: bool = False  # WORKER_ALLOW_PRIVATE_URLS: allow loopback/private URL hosts
     default_nfe: int = 32  # WORKER_DEFAULT_NFE: nfe_step when a request gives none
+    max_output_seconds: float = 300.0  # WORKER_MAX_OUTPUT_SECONDS: refuse longer estimated audio
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,12 +97,16 @@ class Settings:
             venv_keep=int(_number(env, "WORKER_VENV_KEEP", d.venv_keep, 1, 100)),
             install_bytes=int(_number(env, "WORKER_INSTALL_BYTES", d.install_bytes, 0, 1e13)),
             lock_stale_s=_number(env, "WORKER_LOCK_STALE_S", d.lock_stale_s, 5, 86400),
+            entry_module=(env.get("WORKER_ENTRY_MODULE") or d.entry_module).strip(),
             max_text_chars=int(_number(env, "WORKER_MAX_TEXT_CHARS", d.max_text_chars, 1, 1e6)),
             max_ref_bytes=int(_number(env, "WORKER_MAX_REF_BYTES", d.max_ref_bytes, 1e3, 1e9)),
             max_ref_seconds=_number(env, "WORKER_MAX_REF_SECONDS", d.max_ref_seconds, 1, 60),
             url_timeout_s=_number(env, "WORKER_URL_TIMEOUT_S", d.url_timeout_s, 0.1, 300),
             allow_private_urls=_bool(env, "WORKER_ALLOW_PRIVATE_URLS", d.allow_private_urls),
             default_nfe=int(_number(env, "WORKER_DEFAULT_NFE", d.default_nfe, 4, 64)),
+            max_output_seconds=_number(
+                env, "WORKER_MAX_OUTPUT_SECONDS", d.max_output_seconds, 1, 3600
+            ),
         )
 
     @property

@@ -1,0 +1,259 @@
+"""A bisect run for people and machines: JSON, Markdown, a rich table and a PNG chart.
+
+Files go next to the other results: results/bisect-<good12>-<bad12>.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from harness.bisect import BisectRun, CheckResult, Probe
+
+# The figure each check is charted by, and how to print it.
+METRIC: dict[str, tuple[str, str, float]] = {
+    "build": ("size_bytes", "image MB", 1e-6),
+    "startup": ("ready_s", "ready s", 1.0),
+    "size": ("size_bytes", "image MB", 1e-6),
+    "latency": ("median_s", "warm median ms", 1e3),
+    "cold": ("median_s", "first request ms", 1e3),
+}
+
+
+def stem(run: BisectRun) -> str:
+    return f"bisect-{run.good.sha[:12]}-{run.bad.sha[:12]}"
+
+
+def reproduce_command(run: BisectRun, result: CheckResult) -> str:
+    """One line that reproduces the verdict for this check."""
+    repo = shlex.quote(run.repo)
+    if result.first_bad and result.last_good:
+        compared = result.check in ("size", "latency", "cold")
+        ref = f" --good {run.good.sha[:12]}" if compared else ""
+        return f"harness check {result.first_bad[:12]} --check {result.check}{ref} --repo {repo}"
+    return (
+        f"harness bisect --good {run.good.sha[:12]} --bad {run.bad.sha[:12]} "
+        f"--check {result.check} --repo {repo}"
+    )
+
+
+def _figure(probe: Probe | None, check: str) -> float | None:
+    if probe is None:
+        return None
+    key, _, scale = METRIC[check]
+    value = probe.figures.get(key)
+    return None if value is None else float(value) * scale
+
+
+def _evidence(run: BisectRun, result: CheckResult) -> dict[str, Any]:
+    by_sha = {p.sha: p for p in result.probes}
+    bad, good = by_sha.get(result.first_bad or ""), by_sha.get(result.last_good or "")
+    _, unit, _ = METRIC[result.check]
+    out: dict[str, Any] = {
+        "unit": unit,
+        "at_culprit": _figure(bad, result.check),
+        "at_parent": _figure(good, result.check),
+        "culprit_reason": bad.reason if bad else None,
+        "parent_reason": good.reason if good else None,
+    }
+    if result.confirmation is not None:
+        c = result.confirmation
+        out["confirmation"] = {
+            "verdict": str(c.verdict),
+            "reason": c.reason,
+            "culprit_median_s": c.figures.get("median_s"),
+            "parent_median_s": c.figures.get("reference_median_s"),
+            "p_value": c.figures.get("p_value"),
+            "samples": c.figures.get("samples"),
+        }
+    return out
+
+
+def _culprit(run: BisectRun, result: CheckResult) -> dict[str, Any]:
+    assert result.first_bad
+    info = run.info.get(result.first_bad)
+    return {
+        "check": result.check,
+        "first_bad": result.first_bad,
+        "last_good": result.last_good,
+        "subject": info.subject if info else None,
+        "author": info.author if info else None,
+        "date": info.date if info else None,
+        "files": run.files.get(result.first_bad, []),
+        "evidence": _evidence(run, result),
+        "reproduce": reproduce_command(run, result),
+    }
+
+
+def to_json(run: BisectRun) -> dict[str, Any]:
+    """The machine report (`--json`): one object; single checks also get a top-level first_bad."""
+    checks = {}
+    for r in run.checks:
+        checks[r.check] = {
+            "status": r.status,
+            "message": r.message,
+            "first_bad": r.first_bad,
+            "last_good": r.last_good,
+            "candidates": r.candidates,
+            "probes": len(r.probes),
+            "probe_bound": r.bound,
+            "confirmation": r.confirmation.to_json() if r.confirmation else None,
+        }
+    data: dict[str, Any] = {
+        "repo": run.repo,
+        "good": run.good.sha,
+        "bad": run.bad.sha,
+        "range": {"commits": len(run.commits), "first_parent": run.commits},
+        "verdict": run.verdict,
+        "exit_code": run.exit_code,
+        "checks": checks,
+        "culprits": [_culprit(run, r) for r in run.culprits],
+        "last_good": run.last_good,
+        "steps": [p.to_json() for r in run.checks for p in r.probes],
+        "built": run.built,
+        "measured": run.measured,
+        "wall_s": round(run.wall_s, 2),
+        "options": {
+            "threshold": run.options.threshold,
+            "size_threshold": run.options.size_threshold,
+        },
+    }
+    if len(run.checks) == 1:
+        only = run.checks[0]
+        data["check"] = only.check
+        data["first_bad"] = only.first_bad
+        data["last_good"] = only.last_good
+    return data
+
+
+def summary_line(run: BisectRun) -> str:
+    head = f"bisect {run.good.short}..{run.bad.short} ({len(run.commits)} commits): {run.verdict}"
+    parts = []
+    for r in run.checks:
+        if r.status == "found" and r.first_bad:
+            info = run.info.get(r.first_bad)
+            subject = f" {info.subject!r}" if info else ""
+            parts.append(f"{r.check}: {r.first_bad[:12]}{subject}")
+        else:
+            parts.append(f"{r.check}: {r.status}")
+    return head + "; " + "; ".join(parts)
+
+
+def to_markdown(run: BisectRun, chart: str | None = None) -> str:
+    lines = [
+        f"# Bisect {run.good.short}..{run.bad.short}",
+        "",
+        f"- repository: `{run.repo}`",
+        f"- good: `{run.good.short}` {run.good.subject}",
+        f"- bad: `{run.bad.short}` {run.bad.subject}",
+        f"- first-parent commits (with both ends): {len(run.commits)}",
+        f"- verdict: **{run.verdict}** (exit {run.exit_code}); wall {run.wall_s:.0f} s; "
+        f"images built {len(run.built)}, commits measured {len(run.measured)}",
+        "",
+        "| check | status | probes (bound) | first bad | message |",
+        "|---|---|---|---|---|",
+    ]
+    for r in run.checks:
+        first = f"`{r.first_bad[:12]}`" if r.first_bad else "-"
+        lines.append(
+            f"| {r.check} | {r.status} | {len(r.probes)} (<= {r.bound}) | {first} | {r.message} |"
+        )
+    for r in run.culprits:
+        c = _culprit(run, r)
+        ev = c["evidence"]
+        lines += [
+            "",
+            f"## {r.check}: `{r.first_bad}`",
+            "",
+            f"- subject: {c['subject']}",
+            f"- author: {c['author']}, date: {c['date']}",
+            f"- files changed: {', '.join(f'`{f}`' for f in c['files']) or '(none)'}",
+            f"- at the culprit: {ev['culprit_reason']}",
+            f"- at its parent `{(r.last_good or '')[:12]}`: {ev['parent_reason']}",
+        ]
+        if "confirmation" in ev:
+            lines.append(f"- confirmed against the parent: {ev['confirmation']['reason']}")
+        lines.append(f"- reproduce: `{c['reproduce']}`")
+    lines += ["", "## Probes", "", "| check | # | commit | verdict | figures | cached |"]
+    lines.append("|---|---|---|---|---|---|")
+    for r in run.checks:
+        for p in r.probes:
+            lines.append(
+                f"| {r.check} | {p.position} | `{p.sha[:12]}` | {p.verdict} | {p.reason} | "
+                f"{'yes' if p.cached else 'no'} |"
+            )
+    if chart:
+        lines += ["", f"![metric over the probed commits]({chart})"]
+    return "\n".join(lines) + "\n"
+
+
+def write_chart(run: BisectRun, path: Path) -> Path | None:
+    """The metric of each check over the probed commits (PNG, Agg backend); None: no figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plotted = [r for r in run.checks if any(_figure(p, r.check) is not None for p in r.probes)]
+    if not plotted:
+        return None
+    fig, axes = plt.subplots(len(plotted), 1, figsize=(9, 2.6 * len(plotted)), squeeze=False)
+    colours = {"good": "tab:green", "bad": "tab:red", "skip": "tab:gray"}
+    for ax, r in zip(axes[:, 0], plotted, strict=True):
+        points = sorted(
+            (p.position, _figure(p, r.check), str(p.verdict))
+            for p in r.probes
+            if _figure(p, r.check) is not None
+        )
+        xs = [x for x, _, _ in points]
+        ax.plot(xs, [y for _, y, _ in points], color="lightgray", zorder=1)
+        ax.scatter(
+            xs, [y for _, y, _ in points], c=[colours[v] for *_, v in points], zorder=2, s=30
+        )
+        if r.first_bad:
+            ax.axvline(run.commits.index(r.first_bad), color="tab:red", linestyle="--", lw=1)
+        ax.set_title(f"{r.check}: {r.status}", fontsize=9)
+        ax.set_ylabel(METRIC[r.check][1], fontsize=8)
+        ax.set_xlim(-0.5, len(run.commits) - 0.5)
+    axes[-1, 0].set_xlabel("first-parent position (0 = good end)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write_reports(run: BisectRun, folder: Path) -> dict[str, Path]:
+    """Write the JSON, Markdown and PNG reports into `folder`; returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / stem(run)
+    png = write_chart(run, base.with_suffix(".png"))
+    md = base.with_suffix(".md")
+    md.write_text(to_markdown(run, png.name if png else None))
+    js = base.with_suffix(".json")
+    js.write_text(json.dumps(to_json(run), indent=1, default=str))
+    paths = {"json": js, "md": md}
+    if png:
+        paths["png"] = png
+    return paths
+
+
+def print_table(run: BisectRun, console: Any) -> None:
+    """The rich table for people (to `console`, normally stderr or stdout)."""
+    from rich.table import Table
+
+    table = Table(title=f"bisect {run.good.short}..{run.bad.short} ({len(run.commits)} commits)")
+    for col in ("check", "#", "commit", "verdict", "figures"):
+        table.add_column(col)
+    for r in run.checks:
+        for p in r.probes:
+            style = {"good": "green", "bad": "red", "skip": "dim"}[str(p.verdict)]
+            table.add_row(r.check, str(p.position), p.sha[:12], f"[{style}]{p.verdict}", p.reason)
+    console.print(table)
+    for r in run.checks:
+        console.print(f"{r.message}")
+        if r.status == "found":
+            console.print(f"  reproduce: {reproduce_command(run, r)}")
+    console.print(f"verdict: {run.verdict} (exit {run.exit_code})")

@@ -1,0 +1,53 @@
+"""`harness baseline record [REV] --name NAME`: store a measured commit as a named baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness import baselines
+from harness.commands.common import (
+    ConfigOpt,
+    RepoOpt,
+    SamplesOpt,
+    handle_errors,
+    out,
+    progress,
+)
+from harness.config import load_config
+from harness.gitrepo import Repo
+from harness.machine import machine_info
+from harness.measure import measure_commit
+
+
+def default_name() -> str:
+    return "reference-gpu" if machine_info().gpu else "reference-cpu"
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Named baselines (baselines/<name>.json, committed).")
+    app.add_typer(group, name="baseline")
+
+    @group.command("record")
+    @handle_errors
+    def record(
+        rev: Annotated[str, typer.Argument(help="commit, tag or branch")] = "HEAD",
+        name: Annotated[
+            str | None, typer.Option("--name", help="default: reference-cpu / reference-gpu")
+        ] = None,
+        repo: RepoOpt = Path("."),
+        config: ConfigOpt = None,
+        samples: SamplesOpt = None,
+        force: Annotated[bool, typer.Option("--force", help="re-measure even if stored")] = False,
+    ) -> None:
+        """Measure REV (or reuse its stored result) and write baselines/NAME.json."""
+        cfg = load_config(config)
+        name = baselines.check_name(name or default_name())
+        with progress() as say:
+            result = measure_commit(
+                Repo(repo), rev, cfg, samples=samples, force=force, progress=say
+            )
+        path = baselines.save(cfg.path(cfg.measure.baselines_dir), name, result)
+        out.print(f"baseline {name}: {result.commit.sha[:12]} -> {path}")

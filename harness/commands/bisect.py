@@ -1,0 +1,88 @@
+"""`harness bisect --good REV --bad REV`: find the commit that broke build, start-up, size or
+latency on the first-parent line, without touching the worktree, index, HEAD or a git bisect."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from harness.bisect import CHECKS, Options, run_bisect
+from harness.bisect_report import print_table, write_reports
+from harness.config import load_config
+from harness.errors import HarnessError
+from harness.gitrepo import Repo
+
+CHECK_CHOICES = (*CHECKS, "all")
+
+
+def parse_checks(value: str) -> tuple[str, ...]:
+    """'all' or one check name (or a comma list) -> the checks to bisect, with a clear error."""
+    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    if names == ["all"]:
+        return CHECKS
+    bad = [n for n in names if n not in CHECKS]
+    if bad or not names:
+        raise typer.BadParameter(
+            f"unknown check {', '.join(bad) or repr(value)}; use one of {', '.join(CHECK_CHOICES)}"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def config_for(repo: Repo, config: Path | None):
+    """--config, else the repo's own harness.toml when it has one, else the defaults."""
+    if config is None and (repo.path / "harness.toml").is_file():
+        config = repo.path / "harness.toml"
+    return load_config(config)
+
+
+def bisect_command(
+    good: Annotated[str, typer.Option("--good", help="a commit where the check passes")],
+    bad: Annotated[str, typer.Option("--bad", help="a later commit where it fails")],
+    check: Annotated[str, typer.Option(help=f"one of {', '.join(CHECK_CHOICES)}")] = "all",
+    repo: Annotated[Path, typer.Option(help="the git repository to bisect")] = Path("."),
+    config: Annotated[Path | None, typer.Option(help="harness.toml (default: the repo's)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    threshold: Annotated[float, typer.Option(help="latency: worse by more than this")] = 0.2,
+    size_threshold: Annotated[float, typer.Option(help="size: larger by more than this")] = 0.1,
+    samples: Annotated[int, typer.Option(help="latency: first batch per side")] = 6,
+    max_samples: Annotated[int, typer.Option(help="latency: most samples per side")] = 24,
+    force: Annotated[bool, typer.Option(help="ignore cached verdicts")] = False,
+) -> None:
+    """Bisect GOOD..BAD; exit 0 with a culprit, 20 no regression, 21 undecided, 22 good end bad."""
+    checks = parse_checks(check)
+    try:
+        options = Options(
+            threshold=threshold,
+            size_threshold=size_threshold,
+            samples=samples,
+            max_samples=max_samples,
+            force=force,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    err = Console(stderr=True)
+    try:
+        r = Repo(repo)
+        cfg = config_for(r, config)
+        run = run_bisect(r, good, bad, cfg, checks=checks, options=options, progress=err.print)
+        paths = write_reports(run, cfg.path(cfg.measure.results_dir))
+    except HarnessError as exc:
+        err.print(exc.one_line(), markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    if json_out:
+        data = json.loads(paths["json"].read_text())
+        data["reports"] = {k: str(v) for k, v in paths.items()}
+        sys.stdout.write(json.dumps(data) + "\n")
+    else:
+        print_table(run, Console())
+        Console().print(f"reports: {', '.join(str(p) for p in paths.values())}")
+    raise typer.Exit(run.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bisect")(bisect_command)

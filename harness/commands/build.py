@@ -1,0 +1,31 @@
+"""`harness build REV`: build (or reuse) the image for one commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.commands.common import ConfigOpt, RepoOpt, handle_errors, out, progress
+from harness.comparison import fmt_bytes
+from harness.config import load_config
+from harness.gitrepo import Repo
+from harness.images import build_image
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @handle_errors
+    def build(
+        rev: Annotated[str, typer.Argument(help="commit, tag or branch")] = "HEAD",
+        repo: RepoOpt = Path("."),
+        config: ConfigOpt = None,
+    ) -> None:
+        """Build the worker image for REV from `git archive` (reused when its cache key matches)."""
+        cfg = load_config(config)
+        r = Repo(repo)
+        with progress() as say:
+            info = build_image(r, rev, cfg, progress=say)
+        how = f"built in {info.build_s:.1f} s" if info.built else "reused (cache key match)"
+        out.print(f"{info.tag}  {info.id[:19]}  {fmt_bytes(info.size_bytes)}  {how}")

@@ -1,0 +1,64 @@
+"""`harness check [REV] --check C [--good REF]`: one verdict with `git bisect run` exit codes.
+
+0 good, 1 bad, 125 skip (cannot be judged), 128 + the harness error code for the harness's own
+failures (git aborts a `git bisect run` on those). REV defaults to HEAD, so
+`git bisect run harness check --check size --good v1.0` works as is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from harness.bisect import CHECK_EXIT, CHECK_HARNESS_FAILURE, CHECKS, Options, check_commit
+from harness.commands.bisect import config_for
+from harness.errors import HarnessError
+from harness.gitrepo import Repo
+
+
+def check_command(
+    rev: Annotated[str, typer.Argument(help="the commit to judge")] = "HEAD",
+    check: Annotated[str, typer.Option(help=f"one of {', '.join(CHECKS)}")] = "startup",
+    good: Annotated[str | None, typer.Option(help="reference for size/latency/cold")] = None,
+    repo: Annotated[Path, typer.Option(help="the git repository")] = Path("."),
+    config: Annotated[Path | None, typer.Option(help="harness.toml (default: the repo's)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
+    threshold: Annotated[float, typer.Option(help="latency: worse by more than this")] = 0.2,
+    size_threshold: Annotated[float, typer.Option(help="size: larger by more than this")] = 0.1,
+    force: Annotated[bool, typer.Option(help="ignore a cached verdict")] = False,
+) -> None:
+    """Judge one commit: exit 0 good, 1 bad, 125 skip, >= 128 harness failure."""
+    err = Console(stderr=True)
+    if check not in CHECKS:
+        err.print(f"error: unknown check {check!r}; use one of {', '.join(CHECKS)}")
+        raise typer.Exit(CHECK_HARNESS_FAILURE)
+    try:
+        options = Options(threshold=threshold, size_threshold=size_threshold, force=force)
+        r = Repo(repo)
+        probe = check_commit(r, rev, check, config_for(r, config), good=good, options=options)
+    except ValueError as exc:  # bad option values
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(CHECK_HARNESS_FAILURE) from None
+    except HarnessError as exc:
+        err.print(exc.one_line(), markup=False, highlight=False)
+        raise typer.Exit(CHECK_HARNESS_FAILURE + exc.exit_code) from None
+    if json_out:
+        sys.stdout.write(json.dumps(probe.to_json(), default=str) + "\n")
+    else:
+        Console().print(f"{check} {probe.sha[:12]}: {probe.verdict} - {probe.reason}", markup=False)
+    raise typer.Exit(CHECK_EXIT[probe.verdict])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check_command)
+
+
+if __name__ == "__main__":  # `python -m harness.commands.check`, e.g. under `git bisect run`
+    _app = typer.Typer(add_completion=False)
+    _app.command()(check_command)
+    _app()

@@ -1,0 +1,59 @@
+"""Shared CLI plumbing: options, the error wrapper, progress on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from harness.errors import HarnessError
+
+out = Console()
+err = Console(stderr=True)
+
+RepoOpt = Annotated[
+    Path, typer.Option("--repo", help="git repository of the worker (default: current folder)")
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="harness.toml (default: ./harness.toml)")
+]
+SamplesOpt = Annotated[
+    int | None, typer.Option("--samples", min=1, help="warm requests (default: config, 10)")
+]
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a HarnessError into one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as exc:
+            err.print(exc.one_line(), markup=False, highlight=False, soft_wrap=True)
+            if exc.partial is not None and getattr(exc.partial, "commit", None) is not None:
+                err.print(f"partial result for {exc.partial.commit.sha[:12]} stored", style="dim")
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def progress(enabled: bool = True) -> Iterator[Callable[[str], None] | None]:
+    """A rich status line on stderr; yields the callback measure/build call with each step."""
+    if not enabled or not err.is_terminal:
+
+        def plain(text: str) -> None:
+            if enabled:
+                err.print(f"harness: {text}", highlight=False, markup=False, style="dim")
+
+        yield plain
+        return
+    with err.status("harness") as status:
+        yield lambda text: status.update(f"harness: {escape(text[:120])}")

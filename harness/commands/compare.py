@@ -1,0 +1,53 @@
+"""`harness compare A B`: is B worse than A? A and B are revisions or baseline names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.commands.common import (
+    ConfigOpt,
+    RepoOpt,
+    SamplesOpt,
+    handle_errors,
+    out,
+    progress,
+)
+from harness.compare_run import run_compare
+from harness.config import load_config
+from harness.errors import HarnessError
+from harness.gitrepo import Repo
+from harness.report import outcome_json, outcome_markdown, outcome_table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @handle_errors
+    def compare(
+        a: Annotated[str, typer.Argument(help="baseline: a revision or a baseline name")],
+        b: Annotated[str, typer.Argument(help="candidate: a revision or a baseline name")],
+        repo: RepoOpt = Path("."),
+        config: ConfigOpt = None,
+        samples: SamplesOpt = None,
+        markdown: Annotated[bool, typer.Option("--markdown", help="Markdown for CI")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="rows as JSON")] = False,
+    ) -> None:
+        """Compare B against A; exit code 3 when anything is worse or a hard limit is crossed."""
+        cfg = load_config(config)
+        with progress() as say:
+            outcome = run_compare(Repo(repo), a, b, cfg, samples=samples, progress=say)
+        if markdown:
+            print(outcome_markdown(outcome), end="")
+        elif as_json:
+            print(outcome_json(outcome))
+        else:
+            out.print(outcome_table(outcome))
+        if outcome.worse:
+            bad = ", ".join(r.metric for r in outcome.rows if r.verdict == "worse")
+            raise HarnessError(
+                f"{b} is worse than {a}: {bad}",
+                "regression",
+                "see the table; fix the regression or record a new baseline",
+            )

@@ -1,0 +1,76 @@
+"""Resolve `compare A B` arguments (revisions or baseline names) and measure what is needed.
+
+- two revisions: both measured in one run, warm requests interleaved A,B,A,B;
+- a baseline whose commit exists in the repo: that commit is rebuilt and interleaved with the
+  other side, and the candidate's size is also checked against the stored record;
+- a baseline whose commit is missing: the stored record is used as is (size and hard limits
+  count; latency is "unknown" unless the record was measured on this machine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from harness import baselines
+from harness.comparison import Outcome, Row, compare_results, fmt_bytes
+from harness.config import Config
+from harness.errors import HarnessError
+from harness.gitrepo import Repo
+from harness.measure import measure_commit, measure_pair
+from harness.results import Result
+from harness.stats import compare_exact
+
+
+def _side(repo: Repo, spec: str, config: Config) -> tuple[str | None, Result | None]:
+    """(sha to measure, stored record): a baseline name gives its record and, if present, sha."""
+    folder = config.path(config.measure.baselines_dir)
+    if baselines.exists(folder, spec):
+        record = baselines.load(folder, spec).result
+        try:
+            return repo.resolve(record.commit.sha).sha, record
+        except HarnessError:
+            return None, record
+    try:
+        return repo.resolve(spec).sha, None
+    except HarnessError:
+        raise HarnessError(
+            f"{spec!r} is neither a revision in {repo.path} nor a baseline in {folder}",
+            "bad_revision",
+            "pass a commit/tag/branch, or a name from the baselines folder",
+        ) from None
+
+
+def run_compare(
+    repo: Repo,
+    a: str,
+    b: str,
+    config: Config,
+    *,
+    samples: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Outcome:
+    sha_a, stored_a = _side(repo, a, config)
+    sha_b, stored_b = _side(repo, b, config)
+    if sha_a and sha_b and (stored_b is None):
+        ra, rb = measure_pair(repo, sha_a, sha_b, config, samples=samples, progress=progress)
+        outcome = compare_results(ra, rb, config, interleaved=True)
+        if stored_a is not None:
+            cmp = compare_exact(
+                stored_a.image.size_bytes,
+                rb.image.size_bytes,
+                threshold=config.compare.size_threshold,
+            )
+            outcome.rows.insert(
+                1,
+                Row(
+                    "image size vs stored baseline",
+                    fmt_bytes(stored_a.image.size_bytes),
+                    fmt_bytes(rb.image.size_bytes),
+                    cmp.verdict,
+                    f"baseline {a} recorded on {stored_a.machine.id}",
+                ),
+            )
+        return outcome
+    base = stored_a or measure_commit(repo, sha_a, config, samples=samples, progress=progress)
+    cand = stored_b or measure_commit(repo, sha_b, config, samples=samples, progress=progress)
+    return compare_results(base, cand, config, interleaved=False)

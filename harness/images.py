@@ -1,0 +1,240 @@
+"""Build the image for one commit (BuildKit via the docker CLI), reuse it by cache key, inspect it.
+
+Cache key = sha256 over: Dockerfile bytes, the git tree id of the build context at the commit,
+the effective build args, the ids of the base images, the secret ids (never their contents) and
+the Dockerfile/context paths. The key is stored as the image label `harness.cache_key`; a commit
+whose key matches an existing image only gets a new tag, nothing is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import dockerfile as df
+from harness.config import Config
+from harness.dockercli import buildkit_cli, engine
+from harness.errors import HarnessError
+from harness.gitrepo import Repo
+
+Progress = Callable[[str], None] | None
+LABEL = "harness.cache_key"
+
+
+@dataclass
+class ImageInfo:
+    tag: str
+    id: str
+    cache_key: str
+    size_bytes: int
+    built: bool  # False: an image with the same cache key existed and was reused
+    build_s: float = 0.0
+    base_images: dict[str, str] = field(default_factory=dict)  # ref -> image id
+    build_args: dict[str, str] = field(default_factory=dict)
+
+
+def cache_key(
+    dockerfile: bytes,
+    context_tree: str,
+    build_args: Mapping[str, str],
+    base_ids: Mapping[str, str],
+    secret_ids: list[str] | tuple[str, ...],
+    dockerfile_path: str = "Dockerfile",
+    context_path: str = ".",
+) -> str:
+    """Pure: the image cache key (hex sha256) for these build inputs."""
+    blob = json.dumps(
+        {
+            "dockerfile": hashlib.sha256(dockerfile).hexdigest(),
+            "dockerfile_path": dockerfile_path,
+            "context_path": context_path,
+            "context_tree": context_tree,
+            "args": dict(sorted(build_args.items())),
+            "bases": dict(sorted(base_ids.items())),
+            "secrets": sorted(secret_ids),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def image_tag(config: Config, repo: Repo, sha: str) -> str:
+    return f"{config.build.tag_prefix}/{repo.name}:{sha[:12]}"
+
+
+def _base_ids(client, refs: list[str]) -> dict[str, str]:
+    from docker.errors import ImageNotFound
+
+    ids = {}
+    for ref in refs:
+        try:
+            ids[ref] = client.images.get(ref).id
+        except ImageNotFound:
+            ids[ref] = f"missing:{ref}"  # BuildKit will try to pull it; the key still differs
+    return ids
+
+
+def _secret_args(config: Config) -> list[str]:
+    out = []
+    for sid, src in sorted(config.build.secrets.items()):
+        path = config.path(src)
+        if not path.is_file():
+            raise HarnessError(
+                f"build secret {sid!r}: {path} does not exist",
+                "config",
+                "fix build.secrets in harness.toml",
+            )
+        out += ["--secret", f"id={sid},src={path}"]
+    return out
+
+
+def _run_build(cmd: list[str], timeout_s: float, progress: Progress) -> tuple[int, list[str]]:
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line.rstrip("\n"))
+        if progress:
+            progress(line.rstrip("\n"))
+        if time.monotonic() > deadline:
+            proc.kill()
+            lines.append(f"harness: build killed after {timeout_s:.0f} s (build.timeout_s)")
+            break
+    return proc.wait(), lines
+
+
+def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = None) -> ImageInfo:
+    """The image for commit `sha`: reused by cache key, else built from a `git archive` export."""
+    commit = repo.resolve(sha)
+    bc = config.build
+    text_bytes = repo.read_file(commit.sha, bc.dockerfile)
+    if text_bytes is None:
+        raise HarnessError(
+            f"no {bc.dockerfile} at {commit.short} ({commit.subject})",
+            "build",
+            "check build.dockerfile in harness.toml, or pick a commit that has one",
+        )
+    text = text_bytes.decode(errors="replace")
+    args = df.mapped_build_args(text, bc.args, bc.base_images)
+    client = engine()
+    bases = _base_ids(client, df.base_refs(df.rewrite_from(text, bc.base_images), args))
+    key = cache_key(
+        text_bytes,
+        repo.tree_of(commit.sha, bc.context),
+        args,
+        bases,
+        list(bc.secrets),
+        bc.dockerfile,
+        bc.context,
+    )
+    tag = image_tag(config, repo, commit.sha)
+    found = client.images.list(filters={"label": f"{LABEL}={key}"})
+    if found:
+        image = found[0]
+        image.tag(*tag.rsplit(":", 1))
+        if progress:
+            progress(f"cache hit: {image.short_id} has key {key[:12]}; tagged {tag}")
+        return ImageInfo(tag, image.id, key, image.attrs["Size"], False, 0.0, bases, args)
+
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="harness-build-") as tmp:
+        root = repo.export(commit.sha, Path(tmp) / "src")
+        dockerfile_path = root / bc.dockerfile
+        dockerfile_path.write_text(df.rewrite_from(text, bc.base_images))
+        cmd = [buildkit_cli(bc.docker), "build", "--progress=plain", "-f", str(dockerfile_path)]
+        cmd += ["--label", f"{LABEL}={key}", "--label", f"harness.commit={commit.sha}", "-t", tag]
+        for name, value in args.items():
+            cmd += ["--build-arg", f"{name}={value}"]
+        cmd += _secret_args(config)
+        cmd.append(str(root / bc.context))
+        code, lines = _run_build(cmd, bc.timeout_s, progress)
+    if code != 0:
+        tail = "\n".join(lines[-40:])
+        last = next((ln for ln in reversed(lines) if "ERROR" in ln or "error" in ln), "")
+        raise HarnessError(
+            f"docker build failed at {commit.short} ({commit.subject}): {last.strip()[:300]}",
+            "build",
+            "fix the Dockerfile at that commit; the log tail is in the stored result",
+            log_tail=tail,
+        )
+    image = client.images.get(tag)
+    return ImageInfo(
+        tag, image.id, key, image.attrs["Size"], True, time.monotonic() - t0, bases, args
+    )
+
+
+def layers(tag: str) -> list[dict]:
+    """`docker history`: one entry per layer, newest first: size, created_by."""
+    rows = engine().images.get(tag).history()
+    return [
+        {"size_bytes": int(r.get("Size", 0)), "created_by": (r.get("CreatedBy") or "")[:300]}
+        for r in rows
+    ]
+
+
+class _ChunkReader:
+    """A read()-able view of an iterator of byte chunks (for tarfile's stream mode)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            try:
+                self._buf += next(self._chunks)
+            except StopIteration:
+                break
+        if n < 0:
+            data, self._buf = self._buf, b""
+        else:
+            data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+
+COMPRESSED_METHOD = "sum of gzip -6 of each layer tar in `docker save` (what a registry stores)"
+
+
+def compressed_size(tag: str, cache: dict[str, int] | None = None) -> int:
+    """Bytes of the image's layers gzipped one by one, as pushed to a registry.
+
+    `cache` maps a layer's entry in `docker save` (its content/chain-derived path plus size) to
+    its gzipped size, so layers shared between commits (the base) are compressed once. Updated
+    in place. Layers are streamed, never held in memory whole.
+    """
+    image = engine().images.get(tag)
+    total = 0
+    with tarfile.open(fileobj=_ChunkReader(iter(image.save())), mode="r|") as tar:
+        for member in tar:
+            name = member.name
+            is_layer = name.endswith("layer.tar") or (name.startswith("blobs/") and member.size)
+            if not (member.isfile() and is_layer):
+                continue
+            key = f"{name}:{member.size}"
+            if cache is not None and key in cache:
+                total += cache[key]
+                continue
+            handle = tar.extractfile(member)
+            assert handle is not None
+            comp = zlib.compressobj(6, zlib.DEFLATED, 31)
+            size = 0
+            while chunk := handle.read(1 << 20):
+                size += len(comp.compress(chunk))
+            size += len(comp.flush())
+            if cache is not None:
+                cache[key] = size
+            total += size
+    return total

@@ -1,0 +1,304 @@
+"""Measure one commit end to end: build -> run -> time requests -> store (used by measure, compare
+and bisect). Each failure is stored as a partial record and raised as a HarnessError carrying it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from harness import __version__
+from harness.config import Config
+from harness.errors import HarnessError
+from harness.gitrepo import CommitInfo, Repo
+from harness.images import COMPRESSED_METHOD, build_image, compressed_size, layers
+from harness.machine import machine_info
+from harness.probe import RequestSample, RunningWorker, start_worker
+from harness.results import (
+    CommitRecord,
+    ImageRecord,
+    LatencyRecord,
+    Layer,
+    Result,
+    ResultStore,
+    StartupRecord,
+)
+from harness.stats import percentile
+
+Progress = Callable[[str], None] | None
+
+
+def _say(progress: Progress, text: str) -> None:
+    if progress:
+        progress(text)
+
+
+def default_store(config: Config) -> ResultStore:
+    return ResultStore(config.path(config.measure.results_dir), machine_info().id)
+
+
+def payloads_for(repo: Repo, sha: str, config: Config) -> list[dict[str, Any]]:
+    """The request bodies to time: from the config, else the repo's test_input.json at `sha`."""
+    if config.requests.payloads:
+        return list(config.requests.payloads)
+    raw = repo.read_file(sha, config.requests.file)
+    if raw is None:
+        raise HarnessError(
+            f"no {config.requests.file} at {sha[:12]} and no [requests] payloads in the config",
+            "config",
+            "add a test_input.json to the worker repo or set [requests] payloads in harness.toml",
+        )
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise HarnessError(
+            f"{config.requests.file} at {sha[:12]} is not JSON ({exc})",
+            "config",
+            "fix the file or set [requests] payloads in harness.toml",
+        ) from None
+    if not isinstance(doc, dict) or "input" not in doc:
+        raise HarnessError(
+            f'{config.requests.file} at {sha[:12]} has no "input" key',
+            "config",
+            'RunPod test inputs look like {"input": {...}}',
+        )
+    return [doc]
+
+
+def new_result(repo: Repo, commit: CommitInfo, config: Config) -> Result:
+    return Result(
+        harness_version=__version__,
+        config_fingerprint=config.fingerprint(),
+        machine=machine_info(),
+        commit=CommitRecord(
+            sha=commit.sha,
+            tree=commit.tree,
+            subject=commit.subject,
+            author=commit.author,
+            date=commit.date,
+            repo=repo.name,
+        ),
+    )
+
+
+def _fail(result: Result, store: ResultStore | None, err: HarnessError) -> HarnessError:
+    result.error = {
+        "kind": err.kind,
+        "message": err.message,
+        "hint": err.hint,
+        "exit_code": err.exit_code,
+    }
+    if store is not None:
+        store.save(result)
+    err.partial = result
+    return err
+
+
+def build_into(
+    result: Result, repo: Repo, config: Config, store: ResultStore | None, progress: Progress
+) -> str:
+    """Build (or reuse) the image and fill result.image; returns the tag."""
+    sha = result.commit.sha
+    _say(progress, f"building {sha[:12]}")
+    try:
+        info = build_image(repo, sha, config, progress=None)
+    except HarnessError as err:
+        if err.kind == "build":
+            result.image = ImageRecord(built_ok=False, error=err.message, log_tail=err.log_tail)
+            raise _fail(result, store, err) from None
+        raise
+    rec = ImageRecord(
+        built_ok=True,
+        tag=info.tag,
+        id=info.id,
+        cache_key=info.cache_key,
+        size_bytes=info.size_bytes,
+        built=info.built,
+        build_s=round(info.build_s, 3),
+        layers=[Layer(**row) for row in layers(info.tag)],
+    )
+    if config.measure.compressed_size:
+        _say(progress, f"compressing layers of {info.tag}")
+        rec.compressed_bytes = _compressed_with_cache(info.tag, config)
+        rec.compressed_method = COMPRESSED_METHOD
+    result.image = rec
+    return info.tag
+
+
+def _compressed_with_cache(tag: str, config: Config) -> int:
+    """compressed_size with the per-layer cache kept at <results_dir>/layer-gzip.json."""
+    path = config.path(config.measure.results_dir) / "layer-gzip.json"
+    try:
+        cache = {str(k): int(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        cache = {}
+    size = compressed_size(tag, cache)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache))
+        os.replace(tmp, path)
+    return size
+
+
+def startup_into(result: Result, worker: RunningWorker) -> None:
+    ph = worker.phases
+    result.startup = StartupRecord(
+        ok=worker.ready,
+        exit_code=worker.exit_code,
+        phase=worker.phase,
+        ready_s=round(worker.ready_s, 3) if worker.ready_s is not None else None,
+        worker_ready_s=ph.ready_s,
+        timed_out=worker.timed_out,
+        phases=ph.records,
+        log_tail=None if worker.ready else worker.log_tail,
+    )
+
+
+def never_ready_error(result: Result, worker: RunningWorker, config: Config) -> HarnessError:
+    st = result.startup
+    failed = worker.phases.failed or {}
+    if worker.timed_out:
+        what = f"not ready after {config.run.ready_timeout_s:.0f} s (run.ready_timeout_s)"
+    else:
+        what = f"exited with code {worker.exit_code}"
+    where = f" in phase {st.phase!r}" if st.phase else ""
+    cause = f": {failed.get('cause')}" if failed.get("cause") else ""
+    last = (worker.log_tail.strip().splitlines() or [""])[-1][:200]
+    message = f"container for {result.commit.sha[:12]} {what}{where}{cause}"
+    if not failed and last:
+        message += f" (last log line: {last})"
+    hint = failed.get("remedy") or "read startup.log_tail in the stored result"
+    st.error = message
+    return HarnessError(message, "never_ready", hint, log_tail=worker.log_tail)
+
+
+def latency_summary(first: RequestSample | None, warm: list[RequestSample]) -> LatencyRecord:
+    samples = [round(s.seconds, 6) for s in warm if s.ok]
+    timings = [s.output_timings for s in ([first] if first else []) + warm if s.output_timings]
+    failed = next((s for s in ([first] if first else []) + warm if not s.ok), None)
+    return LatencyRecord(
+        ok=failed is None and first is not None,
+        first_s=round(first.seconds, 6) if first else None,
+        warm_p50_s=percentile(samples, 50),
+        warm_p95_s=percentile(samples, 95),
+        warm_min_s=min(samples) if samples else None,
+        samples_s=samples,
+        worker_timings=timings,
+        error=f"{failed.status}: {failed.error}" if failed else None,
+    )
+
+
+def request_error(result: Result, sample: RequestSample) -> HarnessError:
+    return HarnessError(
+        f"request to {result.commit.sha[:12]} came back {sample.status}: {sample.error[:200]}",
+        "request",
+        "check the request payload ([requests] in harness.toml / test_input.json) "
+        "and the worker's log",
+    )
+
+
+def measure_commit(
+    repo: Repo,
+    rev: str,
+    config: Config,
+    *,
+    samples: int | None = None,
+    store: ResultStore | None = None,
+    force: bool = False,
+    progress: Progress = None,
+) -> Result:
+    """The stored result for `rev`, measuring it first when absent (or when `force`)."""
+    commit = repo.resolve(rev)
+    store = store or default_store(config)
+    if not force:
+        cached = store.load(commit.sha, config.fingerprint())
+        if cached is not None:
+            _say(progress, f"{commit.short}: stored result {store.path(commit.sha)}")
+            if cached.error:
+                e = cached.error
+                raise HarnessError(
+                    f"(stored) {e['message']}",
+                    e["kind"],
+                    f"{e['hint']} (--force re-measures)",
+                    partial=cached,
+                )
+            return cached
+    n = samples or config.measure.samples
+    result = new_result(repo, commit, config)
+    payloads = payloads_for(repo, commit.sha, config)
+    tag = build_into(result, repo, config, store, progress)
+    _say(progress, f"starting {tag}")
+    with start_worker(tag, config) as worker:
+        startup_into(result, worker)
+        if not worker.ready:
+            raise _fail(result, store, never_ready_error(result, worker, config))
+        _say(progress, f"ready in {worker.ready_s:.1f} s; first request")
+        first = worker.request(payloads[0])
+        warm: list[RequestSample] = []
+        if first.ok:
+            for i in range(n):
+                _say(progress, f"warm request {i + 1}/{n}")
+                sample = worker.request(payloads[(i + 1) % len(payloads)])
+                warm.append(sample)
+                if not sample.ok:
+                    break
+        result.latency = latency_summary(first, warm)
+        peak, method = worker.peak_memory_bytes()
+        result.memory.peak_bytes, result.memory.method = peak, method
+        bad = next((s for s in [first, *warm] if not s.ok), None)
+        if bad is not None:
+            worker.refresh_logs()
+            result.startup.log_tail = worker.log_tail
+            raise _fail(result, store, request_error(result, bad))
+    store.save(result)
+    return result
+
+
+def measure_pair(
+    repo: Repo,
+    rev_a: str,
+    rev_b: str,
+    config: Config,
+    *,
+    samples: int | None = None,
+    progress: Progress = None,
+) -> tuple[Result, Result]:
+    """Measure A and B in the same run, warm requests interleaved A,B,A,B (not stored: an A/B
+    run is a comparison, the per-commit store keeps standalone measurements)."""
+    n = samples or config.measure.samples
+    results, tags = [], []
+    for rev in (rev_a, rev_b):
+        commit = repo.resolve(rev)
+        result = new_result(repo, commit, config)
+        tags.append(build_into(result, repo, config, None, progress))
+        results.append(result)
+    with contextlib.ExitStack() as stack:
+        workers = []
+        for result, tag in zip(results, tags, strict=True):
+            _say(progress, f"starting {tag}")
+            worker = stack.enter_context(start_worker(tag, config))
+            startup_into(result, worker)
+            if not worker.ready:
+                raise _fail(result, None, never_ready_error(result, worker, config))
+            workers.append(worker)
+        pays = [payloads_for(repo, r.commit.sha, config) for r in results]
+        firsts = [w.request(p[0]) for w, p in zip(workers, pays, strict=True)]
+        warm: list[list[RequestSample]] = [[], []]
+        for i in range(n):
+            _say(progress, f"interleaved round {i + 1}/{n}")
+            for side in (0, 1):
+                if firsts[side].ok and all(s.ok for s in warm[side]):
+                    warm[side].append(workers[side].request(pays[side][(i + 1) % len(pays[side])]))
+        for side, (result, worker) in enumerate(zip(results, workers, strict=True)):
+            result.latency = latency_summary(firsts[side], warm[side])
+            result.latency.interleaved_with = results[1 - side].commit.sha
+            result.memory.peak_bytes, result.memory.method = worker.peak_memory_bytes()
+        for side, result in enumerate(results):
+            bad = next((s for s in [firsts[side], *warm[side]] if not s.ok), None)
+            if bad is not None:
+                raise _fail(result, None, request_error(result, bad))
+    return results[0], results[1]

@@ -1,0 +1,192 @@
+"""Run one worker container, wait until its API answers, time /runsync requests, read memory.
+
+Ready means `GET /openapi.json` answers 200 (the runpod local API has no /health). Ports are
+published on 127.0.0.1 only, on an ephemeral host port, so two workers can run side by side
+(sharing the same volume) and a caller can interleave requests A,B,A,B.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import Config
+from harness.dockercli import engine
+from harness.errors import HarnessError
+from harness.phaselog import PhaseSummary, summarize
+
+
+@dataclass
+class RequestSample:
+    seconds: float
+    ok: bool
+    status: str  # runpod job status (COMPLETED, FAILED) or HTTP/transport error text
+    output_timings: dict[str, Any] | None = None
+    error: str = ""
+
+
+def _http(url: str, body: bytes | None, timeout: float) -> tuple[int, bytes]:
+    req = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"} if body else {}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@dataclass
+class RunningWorker:
+    container: Any
+    config: Config
+    started_at: float  # monotonic time just before `docker run`
+    ready: bool = False
+    ready_s: float | None = None
+    exit_code: int | None = None
+    timed_out: bool = False
+    host_port: int | None = None
+    phases: PhaseSummary = field(default_factory=PhaseSummary)
+    log_tail: str = ""
+
+    @property
+    def phase(self) -> str | None:
+        return self.phases.phase
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.host_port}"
+
+    def _port(self) -> int | None:
+        ports = (self.container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        bound = ports.get(f"{self.config.run.port}/tcp") or []
+        return int(bound[0]["HostPort"]) if bound else None
+
+    def refresh_logs(self, tail: int = 60) -> None:
+        """Re-read the container log: phase records and the last `tail` lines."""
+        with contextlib.suppress(Exception):
+            log = self.container.logs(stdout=True, stderr=True).decode(errors="replace")
+            self.phases = summarize(log)
+            self.log_tail = "\n".join(log.splitlines()[-tail:])
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Poll until the API answers, the container exits, or `timeout_s` passes."""
+        deadline = self.started_at + timeout_s
+        while time.monotonic() < deadline:
+            self.container.reload()
+            state = self.container.attrs["State"]
+            if state["Status"] in ("exited", "dead"):
+                self.exit_code = int(state["ExitCode"])
+                break
+            self.host_port = self.host_port or self._port()
+            if self.host_port:
+                with contextlib.suppress(OSError):
+                    code, _ = _http(f"{self.base_url}/openapi.json", None, 2.0)
+                    if code == 200:
+                        self.ready = True
+                        self.ready_s = time.monotonic() - self.started_at
+                        break
+            time.sleep(0.1)
+        else:
+            self.timed_out = True
+        self.refresh_logs()
+        return self.ready
+
+    def request(self, payload: dict[str, Any]) -> RequestSample:
+        """One timed POST /runsync; ok only when the job status is COMPLETED."""
+        body = json.dumps(payload).encode()
+        t0 = time.perf_counter()
+        try:
+            code, raw = _http(f"{self.base_url}/runsync", body, self.config.run.request_timeout_s)
+        except (OSError, TimeoutError) as exc:
+            return RequestSample(time.perf_counter() - t0, False, "transport", None, str(exc))
+        seconds = time.perf_counter() - t0
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return RequestSample(seconds, False, f"http {code}", None, raw[:300].decode("latin1"))
+        status = str(doc.get("status", f"http {code}")) if isinstance(doc, dict) else f"http {code}"
+        output = doc.get("output") if isinstance(doc, dict) else None
+        timings = output.get("timings") if isinstance(output, dict) else None
+        error = "" if status == "COMPLETED" else str(doc.get("error") or doc.get("detail") or doc)
+        return RequestSample(
+            seconds,
+            status == "COMPLETED",
+            status,
+            timings if isinstance(timings, dict) else None,
+            error[:500],
+        )
+
+    def peak_memory_bytes(self) -> tuple[int | None, str]:
+        """(peak bytes, how it was read): the cgroup high-water mark while it ran."""
+        cid = self.container.id
+        for path in (
+            Path(f"/sys/fs/cgroup/memory/docker/{cid}/memory.max_usage_in_bytes"),
+            Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.peak"),
+            Path(f"/sys/fs/cgroup/docker/{cid}/memory.peak"),
+        ):
+            with contextlib.suppress(OSError, ValueError):
+                return int(path.read_text().strip()), f"cgroup {path.name}"
+        with contextlib.suppress(Exception):
+            stats = self.container.stats(stream=False)
+            peak = (stats.get("memory_stats") or {}).get("max_usage")
+            if peak:
+                return int(peak), "docker stats max_usage"
+        return None, "unavailable (no cgroup peak counter readable)"
+
+
+def _volumes(config: Config) -> dict[str, dict[str, str]]:
+    out = {}
+    for m in config.run.mounts:
+        src = config.path(m.source)
+        if not src.exists():
+            if not m.create:
+                raise HarnessError(
+                    f"mount source {src} does not exist",
+                    "config",
+                    "create it, or fix [[run.mounts]] in harness.toml",
+                )
+            src.mkdir(parents=True, exist_ok=True)
+        out[str(src)] = {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+    return out
+
+
+@contextlib.contextmanager
+def start_worker(
+    image_tag: str, config: Config, *, name: str | None = None, wait: bool = True
+) -> Iterator[RunningWorker]:
+    """Run `image_tag` with the configured args/env/mounts; wait for ready; always remove it."""
+    client = engine()
+    name = name or f"harness-{uuid.uuid4().hex[:10]}"
+    kwargs: dict[str, Any] = {
+        "command": list(config.run.args),
+        "name": name,
+        "detach": True,
+        "environment": dict(config.run.env),
+        "volumes": _volumes(config),
+        "network": config.run.network,
+        "labels": {"harness": "probe"},
+    }
+    if config.run.network != "none":
+        kwargs["ports"] = {f"{config.run.port}/tcp": ("127.0.0.1", None)}
+    if config.run.memory_limit:
+        kwargs["mem_limit"] = config.run.memory_limit
+    started = time.monotonic()
+    container = client.containers.run(image_tag, **kwargs)
+    worker = RunningWorker(container, config, started)
+    try:
+        if wait:
+            worker.wait_ready(config.run.ready_timeout_s)
+        yield worker
+    finally:
+        worker.refresh_logs()
+        with contextlib.suppress(Exception):
+            container.remove(force=True)

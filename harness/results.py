@@ -1,0 +1,153 @@
+"""The versioned result record of one measured commit, and its store.
+
+Store layout: <results_dir>/<machine-id>/<sha>.json (results/ is git-ignored). A stored record is
+reused only when its schema version and the config fingerprint match; a partial record (build or
+start-up failed) is stored too, so a failure is not re-measured unless asked (--force).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+
+
+class Machine(BaseModel):
+    id: str
+    hostname: str = ""
+    cpu: str = ""
+    cores: int = 0
+    memory_bytes: int = 0
+    gpu: str | None = None
+    docker_version: str = ""
+
+
+class CommitRecord(BaseModel):
+    sha: str
+    tree: str = ""
+    subject: str = ""
+    author: str = ""
+    date: str = ""
+    repo: str = ""
+
+
+class Layer(BaseModel):
+    size_bytes: int
+    created_by: str = ""
+
+
+class ImageRecord(BaseModel):
+    built_ok: bool = False
+    tag: str | None = None
+    id: str | None = None
+    cache_key: str | None = None
+    size_bytes: int | None = None
+    compressed_bytes: int | None = None
+    compressed_method: str | None = None
+    layers: list[Layer] = Field(default_factory=list)
+    built: bool | None = None  # True: built now; False: reused by cache key
+    build_s: float | None = None
+    error: str | None = None
+    log_tail: str | None = None
+
+
+class StartupRecord(BaseModel):
+    ok: bool = False
+    exit_code: int | None = None  # None while running (ready) or never started
+    phase: str | None = None  # failing phase, else the last phase the worker printed
+    ready_s: float | None = None  # docker run -> /openapi.json answers
+    worker_ready_s: float | None = None  # the worker's own "ready" line elapsed time
+    timed_out: bool = False
+    phases: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+    log_tail: str | None = None
+
+
+class LatencyRecord(BaseModel):
+    ok: bool = False
+    first_s: float | None = None
+    warm_p50_s: float | None = None
+    warm_p95_s: float | None = None
+    warm_min_s: float | None = None
+    samples_s: list[float] = Field(default_factory=list)  # warm samples, in order
+    worker_timings: list[dict[str, Any]] = Field(default_factory=list)  # output.timings
+    interleaved_with: str | None = None  # sha of the commit measured alternately (compare)
+    error: str | None = None
+
+
+class MemoryRecord(BaseModel):
+    peak_bytes: int | None = None
+    method: str = ""
+
+
+class Result(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    harness_version: str = ""
+    measured_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+    config_fingerprint: str = ""
+    machine: Machine
+    commit: CommitRecord
+    image: ImageRecord = Field(default_factory=ImageRecord)
+    startup: StartupRecord = Field(default_factory=StartupRecord)
+    latency: LatencyRecord = Field(default_factory=LatencyRecord)
+    memory: MemoryRecord = Field(default_factory=MemoryRecord)
+    error: dict[str, Any] | None = None  # {"kind", "message", "hint", "exit_code"} when partial
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and self.startup.ok and self.latency.ok
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        return cls.model_validate_json(text)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+class ResultStore:
+    """results/<machine-id>/<sha>.json under `root`."""
+
+    def __init__(self, root: Path, machine_id: str) -> None:
+        self.root = Path(root)
+        self.machine_id = machine_id
+
+    def path(self, sha: str) -> Path:
+        return self.root / self.machine_id / f"{sha}.json"
+
+    def load(self, sha: str, fingerprint: str | None = None) -> Result | None:
+        """The stored record for `sha`, or None if absent, unreadable, or for another config."""
+        path = self.path(sha)
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        if raw.get("schema_version") != SCHEMA_VERSION:
+            return None
+        try:
+            result = Result.model_validate(raw)
+        except ValueError:
+            return None
+        if fingerprint is not None and result.config_fingerprint != fingerprint:
+            return None
+        return result
+
+    def save(self, result: Result) -> Path:
+        path = self.path(result.commit.sha)
+        _atomic_write(path, result.to_json() + "\n")
+        return path

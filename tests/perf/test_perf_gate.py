@@ -1,0 +1,41 @@
+"""The performance gate: HEAD of this repo against baselines/reference-cpu.json, via the harness.
+
+When the baseline's commit is in this clone it is rebuilt beside HEAD and both are measured in
+one run with interleaved requests (latency compared statistically, start-up and size exactly);
+when it is not (shallow clone), the stored record is used and only exact metrics (size, start-up
+ok) and hard limits count. Fails with the comparison table when anything is worse.
+Run: `.venv/bin/python -m pytest -m perf tests/perf/test_perf_gate.py` (or `tox -e perf`).
+The Markdown table is also written to results/perf-gate.md for a CI comment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import baselines
+from harness.compare_run import run_compare
+from harness.config import load_config
+from harness.gitrepo import Repo
+from harness.report import outcome_markdown, outcome_text
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = "reference-cpu"
+pytestmark = [pytest.mark.perf, pytest.mark.docker, pytest.mark.timeout(3600)]
+
+
+def test_head_is_not_worse_than_the_reference_baseline() -> None:
+    cfg = load_config(ROOT / "harness.toml")
+    folder = cfg.path(cfg.measure.baselines_dir)
+    if not baselines.exists(folder, BASELINE):
+        pytest.fail(
+            f"no {folder / (BASELINE + '.json')}: record it on a known-good commit with "
+            f"`harness baseline record REV --name {BASELINE}`"
+        )
+    outcome = run_compare(Repo(ROOT), BASELINE, "HEAD", cfg)
+    report = cfg.path(cfg.measure.results_dir) / "perf-gate.md"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(outcome_markdown(outcome))
+    assert not outcome.worse, "HEAD is worse than the baseline:\n" + outcome_text(outcome)
+    assert outcome.candidate.startup.ok and outcome.candidate.latency.ok
