@@ -324,7 +324,7 @@ class Judge:
                 return Verdict.SKIP, f"request failed ({sample.status})", {}
             return (
                 Verdict.GOOD,
-                f"reference: ready, {what} request answers",
+                f"reference: ready, a request answers ({what} latency is judged against it)",
                 {"first_s": sample.seconds},
             )
 

@@ -93,7 +93,8 @@ def _size_rows(base: Result, cand: Result, config: Config) -> list[Row]:
     bc, cc = base.image.compressed_bytes, cand.image.compressed_bytes
     if bc is not None or cc is not None:
         cmp = compare_exact(bc, cc, threshold=t)
-        rows.append(Row("image compressed", fmt_bytes(bc), fmt_bytes(cc), cmp.verdict, cmp.reason))
+        detail = f"ratio {cmp.ratio:.3f} (threshold {t:.0%})" if cmp.ratio else cmp.reason
+        rows.append(Row("image compressed", fmt_bytes(bc), fmt_bytes(cc), cmp.verdict, detail))
     return rows
 
 
@@ -114,15 +115,14 @@ def _startup_rows(base: Result, cand: Result, config: Config, here: bool) -> lis
             b.ready_s - c.ready_s > cc.startup_slack_s
         )
         v = "worse" if slower else "better" if faster else "same"
-        rows.append(
-            Row(
-                "ready time",
-                fmt_s(b.ready_s),
-                fmt_s(c.ready_s),
-                v,
-                f"one sample each; needs +{cc.startup_threshold:.0%} and +{cc.startup_slack_s} s",
+        if cc.ready_time_counts:
+            detail = (
+                f"one sample each; needs +{cc.startup_threshold:.0%} and +{cc.startup_slack_s} s"
             )
-        )
+        else:
+            detail = f"one sample each, not gated (would be {v}; compare.ready_time_counts)"
+            v = "info"
+        rows.append(Row("ready time", fmt_s(b.ready_s), fmt_s(c.ready_s), v, detail))
     elif c.ready_s is not None:
         rows.append(
             Row(

@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -85,6 +86,8 @@ def main() -> int:
                 if record["phase"] == "ready":
                     break
         ready_s = time.perf_counter() - t0
+        # keep reading the worker's output: a full pipe would block the worker
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
         url = f"http://127.0.0.1:{port}"
         while True:
             try:

@@ -7,6 +7,8 @@ runpod.serverless.start, which reads --rp_serve_api / --rp_api_host / --rp_api_p
 
 from __future__ import annotations
 
+import os
+
 from worker import phases
 from worker.phases import PhaseError, emit
 from worker.settings import SettingError, Settings
@@ -28,6 +30,8 @@ def start() -> None:
     from worker import tts
 
     tts.offline_env()  # before f5_tts is imported anywhere
+    # runpod's default DEBUG level logs every whole output (the audio's base64) per request.
+    os.environ.setdefault("RUNPOD_LOG_LEVEL", "INFO")
     _enter("imports")
     try:
         from importlib.metadata import version
@@ -41,12 +45,16 @@ def start() -> None:
             f"{exc}",
             "the worker venv is incomplete: rebuild it from worker/requirements/f5tts.lock",
         ) from None
+    from worker import transcribe
+
+    backend = transcribe.import_backend(settings)
     emit(
         "imports",
         "ok",
         torch=torch.__version__,
         f5_tts=version("f5-tts"),
         runpod=version("runpod"),
+        transcriber=settings.transcriber,
     )
 
     _enter("device")
@@ -60,11 +68,10 @@ def start() -> None:
 
     _enter("model")
     from worker.handler import default_voice, make_handler
-    from worker.transcribe import load_transcriber
 
     files = tts.resolve_model(settings)
     engine = tts.Engine(files, device, dtype)
-    transcriber = load_transcriber(settings, device)
+    transcriber = transcribe.load_transcriber(settings, device, backend)
     handler = make_handler(engine, settings, default_voice(), transcriber)
     emit(
         "model",

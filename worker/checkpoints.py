@@ -118,6 +118,7 @@ def write_checkpoint(out: Path, arch: dict[str, Any], vocab: Path, seed: int = S
     state = {f"ema_model.{k}": v.contiguous() for k, v in model.state_dict().items()}
     path = out / CKPT_NAME
     save_file(state, str(path))
+    os.chmod(path, 0o644)  # safetensors writes 0600; other users of the volume read it too
     return path
 
 

@@ -41,8 +41,8 @@ class WhisperXTranscriber:
         return " ".join(s["text"].strip() for s in result.get("segments", [])).strip()
 
 
-def load_transcriber(settings: Settings, device: str) -> Transcriber | None:
-    """The configured transcriber, or None; PhaseError("imports"/"model") explains failures."""
+def import_backend(settings: Settings) -> Any:
+    """The whisperx module when enabled (imports phase), else None; never imported otherwise."""
     if settings.transcriber == "none":
         return None
     try:
@@ -53,6 +53,13 @@ def load_transcriber(settings: Settings, device: str) -> Transcriber | None:
             f"WORKER_TRANSCRIBER=whisperx but whisperx cannot be imported ({exc})",
             ENABLE_HINT,
         ) from None
+    return whisperx
+
+
+def load_transcriber(settings: Settings, device: str, backend: Any) -> Transcriber | None:
+    """The configured transcriber (model phase), or None when disabled."""
+    if backend is None:
+        return None
     if not settings.transcriber_model:
         raise PhaseError(
             "model",
@@ -60,7 +67,7 @@ def load_transcriber(settings: Settings, device: str) -> Transcriber | None:
             ENABLE_HINT,
         )
     try:
-        model = whisperx.load_model(
+        model = backend.load_model(
             settings.transcriber_model,
             device,
             compute_type="float16" if device == "cuda" else "int8",

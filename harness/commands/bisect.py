@@ -4,6 +4,7 @@ latency on the first-parent line, without touching the worktree, index, HEAD or 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +34,15 @@ def parse_checks(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so running probe containers are removed (finally blocks)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def config_for(repo: Repo, config: Path | None):
     """--config, else the repo's own harness.toml when it has one, else the defaults."""
     if config is None and (repo.path / "harness.toml").is_file():
@@ -51,6 +61,9 @@ def bisect_command(
     size_threshold: Annotated[float, typer.Option(help="size: larger by more than this")] = 0.1,
     samples: Annotated[int, typer.Option(help="latency: first batch per side")] = 6,
     max_samples: Annotated[int, typer.Option(help="latency: most samples per side")] = 24,
+    cold_floor_s: Annotated[
+        float, typer.Option(help="cold: a first request slower by less is not a regression")
+    ] = 0.25,
     force: Annotated[bool, typer.Option(help="ignore cached verdicts")] = False,
 ) -> None:
     """Bisect GOOD..BAD; exit 0 with a culprit, 20 no regression, 21 undecided, 22 good end bad."""
@@ -61,18 +74,20 @@ def bisect_command(
             size_threshold=size_threshold,
             samples=samples,
             max_samples=max_samples,
+            cold_floor_s=cold_floor_s,
             force=force,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     err = Console(stderr=True)
+    stop_on_sigterm()
     try:
         r = Repo(repo)
         cfg = config_for(r, config)
         run = run_bisect(r, good, bad, cfg, checks=checks, options=options, progress=err.print)
         paths = write_reports(run, cfg.path(cfg.measure.results_dir))
     except HarnessError as exc:
-        err.print(exc.one_line(), markup=False, highlight=False)
+        typer.echo(exc.one_line(), err=True)
         raise typer.Exit(exc.exit_code) from None
     if json_out:
         data = json.loads(paths["json"].read_text())

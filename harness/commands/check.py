@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from harness.bisect import CHECK_EXIT, CHECK_HARNESS_FAILURE, CHECKS, Options, check_commit
-from harness.commands.bisect import config_for
+from harness.commands.bisect import config_for, stop_on_sigterm
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 
@@ -33,19 +33,19 @@ def check_command(
     force: Annotated[bool, typer.Option(help="ignore a cached verdict")] = False,
 ) -> None:
     """Judge one commit: exit 0 good, 1 bad, 125 skip, >= 128 harness failure."""
-    err = Console(stderr=True)
+    stop_on_sigterm()
     if check not in CHECKS:
-        err.print(f"error: unknown check {check!r}; use one of {', '.join(CHECKS)}")
+        typer.echo(f"error: unknown check {check!r}; use one of {', '.join(CHECKS)}", err=True)
         raise typer.Exit(CHECK_HARNESS_FAILURE)
     try:
         options = Options(threshold=threshold, size_threshold=size_threshold, force=force)
         r = Repo(repo)
         probe = check_commit(r, rev, check, config_for(r, config), good=good, options=options)
     except ValueError as exc:  # bad option values
-        err.print(f"error: {exc}", markup=False)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(CHECK_HARNESS_FAILURE) from None
     except HarnessError as exc:
-        err.print(exc.one_line(), markup=False, highlight=False)
+        typer.echo(exc.one_line(), err=True)
         raise typer.Exit(CHECK_HARNESS_FAILURE + exc.exit_code) from None
     if json_out:
         sys.stdout.write(json.dumps(probe.to_json(), default=str) + "\n")

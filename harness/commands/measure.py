@@ -41,10 +41,10 @@ def register(app: typer.Typer) -> None:
                 result = measure_commit(r, rev, cfg, samples=samples, force=force, progress=say)
         except HarnessError as exc:
             if as_json and exc.partial is not None:
-                out.print_json(exc.partial.to_json())
+                print(exc.partial.to_json())
             raise
         if as_json:
-            out.print_json(result.to_json())
+            print(result.to_json())
         else:
             out.print(result_table(result))
             out.print(layers_table(result))

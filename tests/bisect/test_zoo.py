@@ -228,3 +228,19 @@ def test_check_exit_codes_drive_git_bisect_run(zoo: Zoo, tmp_path: Path) -> None
         ["check", zoo.culprits["size"], "--check", "size", "--good", zoo.good, *where],
     )
     assert res.exit_code == 1, res.output
+
+
+def test_gate_hook_bisects_and_summarises(zoo: Zoo) -> None:
+    """What the perf gate calls (HARNESS_BISECT_ON_REGRESSION=1): a summary naming the culprit."""
+    from harness.bisect import bisect_for_gate
+
+    cfg = harness_config(zoo.repo, results_dir=zoo.repo.path.parent / "results")
+    summary = bisect_for_gate(
+        zoo.repo.path, zoo.good, cfg, head=zoo.before_startup, checks=("size",)
+    )
+    print(summary)
+    assert f"size: {zoo.culprits['size'][:12]}" in summary
+    assert "feat: bundle extra assets in the image" in summary
+    assert summary.endswith(".md)")
+    broken = bisect_for_gate(zoo.repo.path, "no-such-rev", cfg, checks=("size",))
+    assert "could not run" in broken and "unknown revision" in broken

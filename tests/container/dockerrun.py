@@ -134,6 +134,22 @@ class Container:
     def remove(self) -> None:
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
 
+    def wait_http(self, timeout: float = 120) -> None:
+        """The ready line comes just before runpod starts its server: wait for /openapi.json."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/openapi.json", timeout=5
+                ) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            assert self.state().get("Running"), self.tail()
+            time.sleep(0.5)
+        raise AssertionError(f"no HTTP answer in {timeout}s\n{self.tail()}")
+
     def post(self, path: str, body: dict[str, Any], timeout: float = 300) -> dict[str, Any]:
         assert self.port is not None
         req = urllib.request.Request(

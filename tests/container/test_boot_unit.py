@@ -64,7 +64,7 @@ def test_probe_line_rejects_non_modules(line: str) -> None:
 
 @given(
     st.lists(
-        st.from_regex(r"[A-Za-z_]\w{0,10}(\.[A-Za-z_]\w{0,5})?", fullmatch=True),
+        st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,9}(\.[A-Za-z_][A-Za-z0-9_]{0,4})?", fullmatch=True),
         min_size=1,
         max_size=5,
     )

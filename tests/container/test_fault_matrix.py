@@ -141,6 +141,7 @@ def test_two_starts_at_once_after_kill(image: str, warm: dict) -> None:
     assert dockerrun.volume_problems(vol) == []
     # both serve: one request each
     for c in (a, b):
+        c.wait_http()
         out = c.post("/runsync", {"input": {"text": "Both ready.", "nfe_step": 4}})
         assert out["status"] == "COMPLETED", out
     warm["ready"] = True
@@ -158,6 +159,7 @@ def test_happy_path_warm_volume(image: str, warm: dict) -> None:
     t0 = time.monotonic()
     c = dockerrun.run(image, volume=warm["volume"], serve=True)
     assert c.wait_for(lambda r: r["phase"] == "ready", timeout=600), c.tail()
+    c.wait_http()
     warm["warm_start_s"] = round(time.monotonic() - t0, 1)
     venv = next(r for r in c.read() if r["phase"] == "venv" and r["status"] == "ok")
     assert venv["reused"] is True

@@ -100,12 +100,23 @@ def test_baseline_from_another_machine_counts_only_exact_metrics() -> None:
     assert not o.same_machine
 
 
-def test_ready_time_needs_relative_and_absolute_margin() -> None:
-    assert (
-        verdicts(compare_results(rec("a", ready=1.0), rec("b", ready=3.0), CFG))["ready time"]
-        == "same"
-    )  # 3x but only 2 s (< 5 s slack)
-    assert (
-        verdicts(compare_results(rec("a", ready=5.0), rec("b", ready=20.0), CFG))["ready time"]
-        == "worse"
+def test_ready_time_is_reported_not_gated_by_default() -> None:
+    row = next(
+        r
+        for r in compare_results(rec("a", ready=5.0), rec("b", ready=60.0), CFG).rows
+        if r.metric == "ready time"
     )
+    assert row.verdict == "info" and "would be worse" in row.detail
+
+
+def test_ready_time_when_gated_needs_relative_and_absolute_margin() -> None:
+    cfg = parse_config("[compare]\nready_time_counts = true\n", Path("/tmp"))
+
+    def verdict(a: float, b: float) -> str:
+        o = compare_results(rec("a", ready=a), rec("b", ready=b), cfg)
+        return next(r.verdict for r in o.rows if r.metric == "ready time")
+
+    assert verdict(1.0, 3.0) == "same"  # 3x but only 2 s (< 5 s slack)
+    assert verdict(5.0, 20.0) == "worse"
+    assert verdict(20.0, 5.0) == "better"
+    assert verdict(10.0, 14.0) == "same"  # 4 s and 40%: under both margins

@@ -175,10 +175,12 @@ def test_import_error_is_never_ready_with_the_phase(synth) -> None:
     repo, _, cfg = synth
     sha = repo.commit("bad import", import_error=True)
     try:
-        r = cli(repo, "measure", sha)
+        r = cli(repo, "measure", sha, "--json")
         assert r.exit_code == EXIT_CODES["never_ready"], r.output
         assert "exited with code 14 in phase 'imports'" in r.output
+        printed = json.loads(r.stdout[r.stdout.index("{") :])  # the partial record, valid JSON
         doc = stored(cfg, sha)
+        assert printed == doc
         assert doc["startup"]["ok"] is False
         assert doc["startup"]["exit_code"] == 14 and doc["startup"]["phase"] == "imports"
         assert "not_installed" in doc["startup"]["log_tail"]

@@ -6,10 +6,12 @@ when it is not (shallow clone), the stored record is used and only exact metrics
 ok) and hard limits count. Fails with the comparison table when anything is worse.
 Run: `.venv/bin/python -m pytest -m perf tests/perf/test_perf_gate.py` (or `tox -e perf`).
 The Markdown table is also written to results/perf-gate.md for a CI comment.
+HARNESS_PERF_REPO=PATH gates another checkout (its harness.toml and baselines/).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,8 @@ from harness.config import load_config
 from harness.gitrepo import Repo
 from harness.report import outcome_markdown, outcome_text
 
-ROOT = Path(__file__).resolve().parents[2]
+# HARNESS_PERF_REPO: gate another checkout (e.g. a snapshot of the worktree) instead of this one.
+ROOT = Path(os.environ.get("HARNESS_PERF_REPO") or Path(__file__).resolve().parents[2])
 BASELINE = "reference-cpu"
 pytestmark = [pytest.mark.perf, pytest.mark.docker, pytest.mark.timeout(3600)]
 

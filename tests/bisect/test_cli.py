@@ -1,0 +1,83 @@
+"""Bad input to `harness bisect` / `harness check` gets a clear error and its own exit code.
+
+Fast: every case here fails before any image is built (real git repos in temp folders).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from harness.commands import bisect as bisect_cmd
+from harness.commands import check as check_cmd
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    a = typer.Typer(add_completion=False)
+    bisect_cmd.register(a)
+    check_cmd.register(a)
+    return a
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "r"
+    path.mkdir()
+    env = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", "-C", str(path), "init", "-q"], check=True)
+    for i in range(3):
+        (path / "f.txt").write_text(str(i))
+        subprocess.run(["git", "-C", str(path), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(path), *env, "commit", "-qm", f"c{i}"], check=True)
+    return path
+
+
+def test_unknown_check_is_a_usage_error(app, repo: Path) -> None:
+    where = ["--repo", str(repo)]
+    res = CliRunner().invoke(
+        app, ["bisect", "--good", "HEAD~2", "--bad", "HEAD", "--check", "speed", *where]
+    )
+    assert res.exit_code == 2
+    assert "unknown check speed" in res.output
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [("--threshold", "0", "--threshold 0.0"), ("--size-threshold", "-1", "--size-threshold")],
+)
+def test_bad_thresholds_are_usage_errors(app, repo: Path, flag: str, value: str, message) -> None:
+    args = ["bisect", "--good", "HEAD~2", "--bad", "HEAD", "--repo", str(repo), flag, value]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2
+    assert message in res.output
+
+
+def test_not_a_repository(app, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["bisect", "--good", "a", "--bad", "b", "--repo", str(tmp_path)])
+    assert res.exit_code == 5
+    assert "is not a git repository" in res.output
+
+
+def test_unknown_revision_and_same_ends(app, repo: Path) -> None:
+    where = ["--repo", str(repo)]
+    res = CliRunner().invoke(app, ["bisect", "--good", "nope", "--bad", "HEAD", *where])
+    assert res.exit_code == 4
+    assert "unknown revision 'nope'" in res.output
+    res = CliRunner().invoke(app, ["bisect", "--good", "HEAD", "--bad", "HEAD", *where])
+    assert res.exit_code == 4
+    assert "same commit" in res.output
+
+
+def test_check_failures_are_128_plus_the_harness_code(app, repo: Path) -> None:
+    res = CliRunner().invoke(app, ["check", "--check", "speed", "--repo", str(repo)])
+    assert res.exit_code == 128
+    res = CliRunner().invoke(app, ["check", "nope", "--check", "build", "--repo", str(repo)])
+    assert res.exit_code == 128 + 4
+    res = CliRunner().invoke(app, ["check", "HEAD", "--check", "latency", "--repo", str(repo)])
+    assert res.exit_code == 128 + 10
+    assert "pass --good REV" in res.output
