@@ -251,3 +251,31 @@ def volume_problems(volume: Path, allow_leftovers: bool = False) -> list[str]:
 def rm_root_owned(path: Path) -> None:
     """Files made in containers are root-owned; the tests run as root here."""
     shutil.rmtree(path, ignore_errors=True)
+
+
+def harness_volume() -> Path:
+    """The host folder the reference harness.toml mounts as the network volume."""
+    from harness.config import load_config
+
+    cfg = load_config(REPO / "harness.toml")
+    return next(cfg.path(m.source) for m in cfg.run.mounts if m.target == "/runpod-volume")
+
+
+def share_venvs(volume: Path, dest: Path) -> list[str]:
+    """Hard-link the complete venvs of `volume` into `dest`'s venvs/ where `dest` lacks them.
+
+    CI time, not correctness: the chain above pays for one real install; the reference-worker
+    harness tests and the perf gate mount `dest` and would otherwise install the same lock again.
+    Inside containers both volumes are /runpod-volume, so the venv's paths stay the same.
+    """
+    shared = []
+    for venv in sorted((volume / "venvs").glob("*")):
+        target = dest / "venvs" / venv.name
+        if not boot.KEY_RE.match(venv.name) or target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".tmp-{venv.name}-shared"
+        subprocess.run(["cp", "-al", str(venv), str(staging)], check=True)
+        staging.rename(target)
+        shared.append(venv.name)
+    return shared

@@ -99,6 +99,8 @@ def warm(image: str) -> Iterator[dict]:
     state: dict = {"volume": path}
     yield state
     dockerrun.remove_all()
+    if state.get("ready"):
+        dockerrun.share_venvs(path, dockerrun.harness_volume())
     dockerrun.rm_root_owned(path)
 
 
