@@ -33,6 +33,7 @@ from typing import Any
 from harness.config import Config
 from harness.errors import HarnessError
 from harness.gitrepo import CommitInfo, Repo
+from harness.measure import payloads_for
 from harness.search import Ambiguous, EndsWrong, Found, Search, Verdict, probe_bound
 
 CHECKS: tuple[str, ...] = ("build", "startup", "size", "latency", "cold")
@@ -148,26 +149,6 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _payloads(repo: Repo, sha: str, config: Config) -> list[dict[str, Any]]:
-    """The request bodies to time: harness.toml's, else the repo's requests file at `sha`."""
-    if config.requests.payloads:
-        return list(config.requests.payloads)
-    raw = repo.read_file(sha, config.requests.file)
-    if raw is None:
-        raise HarnessError(
-            f"no {config.requests.file} at {sha[:12]} and no [requests] payloads",
-            "config",
-            "add payloads to [requests] in harness.toml",
-        )
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise HarnessError(
-            f"{config.requests.file} at {sha[:12]} is not JSON ({exc})", "config"
-        ) from None
-    return [body]
-
-
 class Judge:
     """Judges commits for each check; images and workers come from the harness (real Docker)."""
 
@@ -208,7 +189,7 @@ class Judge:
 
     def payloads(self) -> list[dict[str, Any]]:
         if self._payload_cache is None:
-            self._payload_cache = _payloads(self.repo, self.reference, self.config)
+            self._payload_cache = payloads_for(self.repo, self.reference, self.config)
         return self._payload_cache
 
     @contextlib.contextmanager

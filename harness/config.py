@@ -131,7 +131,7 @@ def parse_config(text: str, base_dir: Path, origin: str = "harness.toml") -> Con
         raise HarnessError(
             f"{origin}: {where}: {first['msg']}",
             "config",
-            f"see notes/harness.md for the keys ({exc.error_count()} problem(s))",
+            f"see docs/harness.md for the keys ({exc.error_count()} problem(s))",
         ) from None
 
 

@@ -4,7 +4,7 @@ Pure logic, no I/O. Positions are indices into the first-parent list with both e
 position 0 is the good end, position n-1 the bad end. The caller measures; this module only
 decides. Three verdicts: GOOD, BAD and SKIP (the commit cannot be judged for the check at hand).
 
-Decisions (see notes/bisect.md):
+Decisions (see docs/bisect.md):
 - Both ends are probed first, good then bad. If the good end is not good or the bad end is not
   bad, the search stops at once with `EndsWrong`, which says which end and what it was.
 - Between the ends the next probe is the median of the positions not yet probed inside the open

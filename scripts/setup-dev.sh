@@ -18,8 +18,11 @@ if [ -f "$VENV/.stamp" ] && [ "$(cat "$VENV/.stamp")" = "$stamp" ]; then
 fi
 echo "[setup-dev] making $VENV from worker/requirements/f5tts.lock (a few minutes)" >&2
 "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q --no-deps -r worker/requirements/f5tts.lock
-"$VENV/bin/python" -m pip install -q -c worker/requirements/f5tts.lock -e ".[dev]"
+pip() {  # quiet, minus this machine's warnings about its empty local index folders
+  { "$VENV/bin/python" -m pip "$@" 2>&1; } | { grep -v "is ignored: it is neither" || true; }
+}
+pip install -q --upgrade pip
+pip install -q --no-deps -r worker/requirements/f5tts.lock
+pip install -q -c worker/requirements/f5tts.lock -e ".[dev]"
 echo "$stamp" > "$VENV/.stamp"
 echo "[setup-dev] done: $("$VENV/bin/python" -c 'import torch, f5_tts, runpod; print("torch", torch.__version__, "runpod", runpod.__version__)' 2>/dev/null)" >&2

@@ -1,4 +1,4 @@
-"""Figures for notes/bisect.md: bisect a 32-commit zoo per check (real Docker), and repeat the
+"""Figures for docs/bisect.md: bisect a 32-commit zoo per check (real Docker), and repeat the
 latency bisect with fresh verdicts to see how often it names the right commit.
 
     PYTHONPATH=. .venv/bin/python -m tests.bisect.zoo_figures [--commits 32] [--repeats 5]

@@ -7,6 +7,8 @@ ok) and hard limits count. Fails with the comparison table when anything is wors
 Run: `.venv/bin/python -m pytest -m perf tests/perf/test_perf_gate.py` (or `tox -e perf`).
 The Markdown table is also written to results/perf-gate.md for a CI comment.
 HARNESS_PERF_REPO=PATH gates another checkout (its harness.toml and baselines/).
+HARNESS_BISECT_ON_REGRESSION=1: on a regression, bisect baseline..HEAD and name the culprit in the
+failure message (reports under results/).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness import baselines
+from harness.bisect import bisect_for_gate
 from harness.compare_run import run_compare
 from harness.config import load_config
 from harness.gitrepo import Repo
@@ -40,5 +43,8 @@ def test_head_is_not_worse_than_the_reference_baseline() -> None:
     report = cfg.path(cfg.measure.results_dir) / "perf-gate.md"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(outcome_markdown(outcome))
-    assert not outcome.worse, "HEAD is worse than the baseline:\n" + outcome_text(outcome)
+    message = "HEAD is worse than the baseline:\n" + outcome_text(outcome)
+    if outcome.worse and os.environ.get("HARNESS_BISECT_ON_REGRESSION") == "1":
+        message += "\n" + bisect_for_gate(ROOT, outcome.baseline.commit.sha, cfg)
+    assert not outcome.worse, message
     assert outcome.candidate.startup.ok and outcome.candidate.latency.ok
