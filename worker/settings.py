@@ -65,9 +65,7 @@ class Settings:
     lock: str = ""  # WORKER_LOCK: lock file the venv is built from (default: bundled f5tts.lock)
     venv_keep: int = 3  # WORKER_VENV_KEEP: venvs kept on the volume, oldest removed first
     install_bytes: int = 12_000_000_000  # WORKER_INSTALL_BYTES: free space a new venv needs
-    lock_stale_s: float = (
-        120.0  # WORKER_LOCK_STALE_S: a build lock with no heartbeat is stale after
-    )
+    lock_stale_s: float = 120.0  # WORKER_LOCK_STALE_S: build lock without heartbeat is stale
     entry_module: str = "worker"  # WORKER_ENTRY_MODULE: module boot execs in the venv (`-m`)
     # request limits
     max_text_chars: int = 2000  # WORKER_MAX_TEXT_CHARS
