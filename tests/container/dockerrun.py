@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.dockercli import buildkit_cli
+from tests.netutil import free_port
 from worker import boot
 from worker.phases import parse_line
 
@@ -31,18 +32,6 @@ OFFLINE = ("-e", "HF_HUB_OFFLINE=1", "-e", "WANDB_MODE=disabled")
 OFFLINE += ("-e", "PYANNOTE_METRICS_ENABLED=0")
 
 
-def docker_cli() -> str:
-    """A docker client that builds with BuildKit secrets: the Debian 20.10 client has BuildKit
-    built in; a newer client needs the buildx plugin."""
-    newer = shutil.which("docker")
-    if newer and subprocess.run([newer, "buildx", "version"], capture_output=True).returncode == 0:
-        return newer
-    for cand in ("/usr/bin/docker", newer):
-        if cand and os.path.exists(cand):
-            return cand
-    raise RuntimeError("no docker client")
-
-
 def docker_available() -> bool:
     try:
         return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
@@ -51,7 +40,7 @@ def docker_available() -> bool:
 
 
 def build_image(tag: str) -> None:
-    cmd = [docker_cli(), "build", "-q", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", tag]
+    cmd = [buildkit_cli(), "build", "-q", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-t", tag]
     if os.path.exists(HOST_CA):
         cmd += ["--secret", f"id=ca,src={HOST_CA}"]
     res = subprocess.run(
@@ -62,12 +51,6 @@ def build_image(tag: str) -> None:
         timeout=600,
     )
     assert res.returncode == 0, res.stdout + res.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.dockercli import buildkit_cli
 from tests.container import dockerrun
 
 pytestmark = pytest.mark.docker
@@ -75,7 +76,7 @@ def test_code_change_keeps_lock_layers_cached(image: str, tmp_path: Path) -> Non
                 with open(ctx / "worker" / "boot.py", "a") as fh:
                     fh.write("\n# a code change\n")
             res = subprocess.run(
-                [dockerrun.docker_cli(), "build", "-q", "-t", tag, "--build-arg",
+                [buildkit_cli(), "build", "-q", "-t", tag, "--build-arg",
                  f"BASE_IMAGE={dockerrun.BASE_IMAGE}", str(ctx)],
                 capture_output=True, text=True, env={**os.environ,
                                                      "DOCKER_BUILDKIT": "1"},

@@ -10,7 +10,6 @@ import json
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.netutil import free_port
 from tests.worker.conftest import decode_output
 from worker.phases import parse_line
 
@@ -59,12 +59,6 @@ def run_worker(volume: Path, audit: Path, *args: str, **extra: str):
 
 def phase_lines(stdout: str) -> list[dict]:
     return [r for r in map(parse_line, stdout.splitlines()) if r]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_json(url: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict]:
