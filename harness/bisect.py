@@ -33,8 +33,11 @@ from typing import Any
 from harness.config import Config
 from harness.errors import HarnessError
 from harness.gitrepo import CommitInfo, Repo
+from harness.images import build_image
 from harness.measure import payloads_for
+from harness.probe import start_worker
 from harness.search import Ambiguous, EndsWrong, Found, Search, Verdict, probe_bound
+from harness.stats import compare
 
 CHECKS: tuple[str, ...] = ("build", "startup", "size", "latency", "cold")
 NOISY = {"latency", "cold"}  # checks whose culprit is confirmed against its parent
@@ -174,8 +177,6 @@ class Judge:
     def image(self, sha: str):
         """ImageInfo for `sha`, or the build HarnessError (memoised: each commit builds once)."""
         if sha not in self._images:
-            from harness.images import build_image
-
             try:
                 info = build_image(self.repo, sha, self.config)
                 if info.built:
@@ -194,7 +195,6 @@ class Judge:
 
     @contextlib.contextmanager
     def _workers(self, ref_tag: str, tag: str, label: str) -> Iterator[tuple[Any, Any]]:
-        from harness.probe import start_worker
 
         stamp = uuid.uuid4().hex[:6]
         timeout = self.config.run.ready_timeout_s
@@ -231,7 +231,6 @@ class Judge:
         info = self.image(sha)
         if isinstance(info, HarnessError):
             return Verdict.SKIP, "does not build, so start-up cannot be judged", {}
-        from harness.probe import start_worker
 
         with start_worker(info.tag, self.config, name=f"bisect-start-{sha[:12]}") as worker:
             figures = {
@@ -295,7 +294,6 @@ class Judge:
 
     def _reference_alone(self, info: Any, what: str):
         """The good end is judged on its own: it must start and answer."""
-        from harness.probe import start_worker
 
         with start_worker(info.tag, self.config, name=f"bisect-refcheck-{info.tag[-12:]}") as w:
             if not w.ready:
@@ -310,7 +308,6 @@ class Judge:
             )
 
     def _warm_pair(self, ref_tag: str, tag: str, sha: str, samples: int | None):
-        from harness.stats import compare
 
         opts = self.options
         first = samples or opts.samples
@@ -341,7 +338,6 @@ class Judge:
         return _timed_verdict(cmp, _latency_figures(ref_s, cand_s, cmp), "warm")
 
     def _cold_pairs(self, ref_tag: str, tag: str, sha: str, rounds: int | None):
-        from harness.stats import compare
 
         opts = self.options
         first = rounds or opts.cold_rounds
