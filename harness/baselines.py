@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from harness.atomic import write_atomic
 from harness.errors import HarnessError
 from harness.results import Result
 
@@ -48,10 +49,8 @@ def save(folder: Path, name: str, result: Result) -> Path:
             "baseline",
             "a baseline must be a commit that builds, starts and answers",
         )
-    path = baseline_path(folder, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(Baseline(name=name, result=result).model_dump_json(indent=2) + "\n")
-    return path
+    text = Baseline(name=name, result=result).model_dump_json(indent=2) + "\n"
+    return write_atomic(baseline_path(folder, name), text)
 
 
 def load(folder: Path, name: str) -> Baseline:

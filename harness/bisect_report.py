@@ -5,12 +5,15 @@ Files go next to the other results: results/bisect-<good12>-<bad12>.{json,md,png
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
 from pathlib import Path
 from typing import Any
 
-from harness.bisect import BisectRun, CheckResult, Probe
+from harness.atomic import write_atomic
+from harness.bisect import BisectRun, CheckResult
+from harness.judgement import COMPARED, Judgement
 
 # The figure each check is charted by, and how to print it.
 METRIC: dict[str, tuple[str, str, float]] = {
@@ -30,7 +33,7 @@ def reproduce_command(run: BisectRun, result: CheckResult) -> str:
     """One line that reproduces the verdict for this check."""
     repo = shlex.quote(run.repo)
     if result.first_bad and result.last_good:
-        compared = result.check in ("size", "latency", "cold")
+        compared = result.check in COMPARED
         ref = f" --good {run.good.sha[:12]}" if compared else ""
         return f"harness check {result.first_bad[:12]} --check {result.check}{ref} --repo {repo}"
     return (
@@ -39,11 +42,11 @@ def reproduce_command(run: BisectRun, result: CheckResult) -> str:
     )
 
 
-def _figure(probe: Probe | None, check: str) -> float | None:
-    if probe is None:
+def _figure(judgement: Judgement | None, check: str) -> float | None:
+    if judgement is None:
         return None
     key, _, scale = METRIC[check]
-    value = probe.figures.get(key)
+    value = judgement.figures.get(key)
     return None if value is None else float(value) * scale
 
 
@@ -190,7 +193,10 @@ def to_markdown(run: BisectRun, chart: str | None = None) -> str:
 
 
 def write_chart(run: BisectRun, path: Path) -> Path | None:
-    """The metric of each check over the probed commits (PNG, Agg backend); None: no figures."""
+    """The metric of each check over the probed commits (PNG, Agg backend); None: no figures.
+
+    matplotlib is imported here, not at the top: only a bisect that writes its report pays for it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -219,9 +225,10 @@ def write_chart(run: BisectRun, path: Path) -> Path | None:
         ax.set_xlim(-0.5, len(run.commits) - 0.5)
     axes[-1, 0].set_xlabel("first-parent position (0 = good end)")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=90)
     plt.close(fig)
-    return path
+    return write_atomic(path, png.getvalue())
 
 
 def write_reports(run: BisectRun, folder: Path) -> dict[str, Path]:
@@ -230,10 +237,8 @@ def write_reports(run: BisectRun, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     base = folder / stem(run)
     png = write_chart(run, base.with_suffix(".png"))
-    md = base.with_suffix(".md")
-    md.write_text(to_markdown(run, png.name if png else None))
-    js = base.with_suffix(".json")
-    js.write_text(json.dumps(to_json(run), indent=1, default=str))
+    md = write_atomic(base.with_suffix(".md"), to_markdown(run, png.name if png else None))
+    js = write_atomic(base.with_suffix(".json"), json.dumps(to_json(run), indent=1, default=str))
     paths = {"json": js, "md": md}
     if png:
         paths["png"] = png

@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +25,8 @@ from harness.config import Config
 from harness.dockercli import buildkit_cli, engine
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
+from harness.progress import Progress, quiet
 
-Progress = Callable[[str], None] | None
 LABEL = "harness.cache_key"
 
 
@@ -65,6 +65,26 @@ def cache_key(
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def image_key(
+    repo: Repo,
+    sha: str,
+    config: Config,
+    dockerfile: bytes,
+    build_args: Mapping[str, str],
+    base_ids: Mapping[str, str],
+) -> str:
+    """The cache key of commit `sha`'s image under `config` (no engine needed).
+
+    Secrets enter by id only: a rotated CA bundle must not rebuild every image.
+    """
+    bc = config.build
+    context_tree = repo.tree_of(sha, bc.context)
+    secret_ids = list(bc.secrets)
+    return cache_key(
+        dockerfile, context_tree, build_args, base_ids, secret_ids, bc.dockerfile, bc.context
+    )
 
 
 def image_tag(config: Config, repo: Repo, sha: str) -> str:
@@ -107,8 +127,7 @@ def _run_build(cmd: list[str], timeout_s: float, progress: Progress) -> tuple[in
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line.rstrip("\n"))
-        if progress:
-            progress(line.rstrip("\n"))
+        progress(line.rstrip("\n"))
         if time.monotonic() > deadline:
             proc.kill()
             lines.append(f"harness: build killed after {timeout_s:.0f} s (build.timeout_s)")
@@ -116,7 +135,7 @@ def _run_build(cmd: list[str], timeout_s: float, progress: Progress) -> tuple[in
     return proc.wait(), lines
 
 
-def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = None) -> ImageInfo:
+def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = quiet) -> ImageInfo:
     """The image for commit `sha`: reused by cache key, else built from a `git archive` export."""
     commit = repo.resolve(sha)
     bc = config.build
@@ -131,22 +150,13 @@ def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = No
     args = df.mapped_build_args(text, bc.args, bc.base_images)
     client = engine()
     bases = _base_ids(client, df.base_refs(df.rewrite_from(text, bc.base_images), args))
-    key = cache_key(
-        text_bytes,
-        repo.tree_of(commit.sha, bc.context),
-        args,
-        bases,
-        list(bc.secrets),
-        bc.dockerfile,
-        bc.context,
-    )
+    key = image_key(repo, commit.sha, config, text_bytes, args, bases)
     tag = image_tag(config, repo, commit.sha)
     found = client.images.list(filters={"label": f"{LABEL}={key}"})
     if found:
         image = found[0]
         image.tag(*tag.rsplit(":", 1))
-        if progress:
-            progress(f"cache hit: {image.short_id} has key {key[:12]}; tagged {tag}")
+        progress(f"cache hit: {image.short_id} has key {key[:12]}; tagged {tag}")
         return ImageInfo(tag, image.id, key, image.attrs["Size"], False, 0.0, bases, args)
 
     t0 = time.monotonic()

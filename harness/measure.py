@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-from collections.abc import Callable
 from typing import Any
 
 from harness import __version__
+from harness.atomic import write_atomic
 from harness.config import Config
+from harness.container import RequestSample, RunningWorker, start_worker
 from harness.errors import HarnessError
 from harness.gitrepo import CommitInfo, Repo
 from harness.images import COMPRESSED_METHOD, build_image, compressed_size, layers
 from harness.machine import machine_info
-from harness.probe import RequestSample, RunningWorker, start_worker
+from harness.progress import Progress, quiet
 from harness.results import (
     CommitRecord,
     ImageRecord,
@@ -27,13 +27,6 @@ from harness.results import (
     StartupRecord,
 )
 from harness.stats import percentile
-
-Progress = Callable[[str], None] | None
-
-
-def _say(progress: Progress, text: str) -> None:
-    if progress:
-        progress(text)
 
 
 def default_store(config: Config) -> ResultStore:
@@ -102,9 +95,9 @@ def build_into(
 ) -> str:
     """Build (or reuse) the image and fill result.image; returns the tag."""
     sha = result.commit.sha
-    _say(progress, f"building {sha[:12]}")
+    progress(f"building {sha[:12]}")
     try:
-        info = build_image(repo, sha, config, progress=None)
+        info = build_image(repo, sha, config)  # build log lines stay out of the status line
     except HarnessError as err:
         if err.kind == "build":
             result.image = ImageRecord(built_ok=False, error=err.message, log_tail=err.log_tail)
@@ -121,7 +114,7 @@ def build_into(
         layers=[Layer(**row) for row in layers(info.tag)],
     )
     if config.measure.compressed_size:
-        _say(progress, f"compressing layers of {info.tag}")
+        progress(f"compressing layers of {info.tag}")
         rec.compressed_bytes = _compressed_with_cache(info.tag, config)
         rec.compressed_method = COMPRESSED_METHOD
     result.image = rec
@@ -136,11 +129,8 @@ def _compressed_with_cache(tag: str, config: Config) -> int:
     except (OSError, ValueError, AttributeError):
         cache = {}
     size = compressed_size(tag, cache)
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(cache))
-        os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # only a cache: losing it costs time, not results
+        write_atomic(path, json.dumps(cache))
     return size
 
 
@@ -160,18 +150,18 @@ def startup_into(result: Result, worker: RunningWorker) -> None:
 
 def never_ready_error(result: Result, worker: RunningWorker, config: Config) -> HarnessError:
     st = result.startup
-    failed = worker.phases.failed or {}
+    phases = worker.phases
     if worker.timed_out:
         what = f"not ready after {config.run.ready_timeout_s:.0f} s (run.ready_timeout_s)"
     else:
         what = f"exited with code {worker.exit_code}"
     where = f" in phase {st.phase!r}" if st.phase else ""
-    cause = f": {failed.get('cause')}" if failed.get("cause") else ""
+    cause = f": {phases.cause}" if phases.cause else ""
     last = (worker.log_tail.strip().splitlines() or [""])[-1][:200]
     message = f"container for {result.commit.sha[:12]} {what}{where}{cause}"
-    if not failed and last:
+    if phases.failed is None and last:
         message += f" (last log line: {last})"
-    hint = failed.get("remedy") or "read startup.log_tail in the stored result"
+    hint = phases.remedy or "read startup.log_tail in the stored result"
     st.error = message
     return HarnessError(message, "never_ready", hint, log_tail=worker.log_tail)
 
@@ -209,7 +199,7 @@ def measure_commit(
     samples: int | None = None,
     store: ResultStore | None = None,
     force: bool = False,
-    progress: Progress = None,
+    progress: Progress = quiet,
 ) -> Result:
     """The stored result for `rev`, measuring it first when absent (or when `force`)."""
     commit = repo.resolve(rev)
@@ -217,7 +207,7 @@ def measure_commit(
     if not force:
         cached = store.load(commit.sha, config.fingerprint())
         if cached is not None:
-            _say(progress, f"{commit.short}: stored result {store.path(commit.sha)}")
+            progress(f"{commit.short}: stored result {store.path(commit.sha)}")
             if cached.error:
                 e = cached.error
                 raise HarnessError(
@@ -231,17 +221,17 @@ def measure_commit(
     result = new_result(repo, commit, config)
     payloads = payloads_for(repo, commit.sha, config)
     tag = build_into(result, repo, config, store, progress)
-    _say(progress, f"starting {tag}")
+    progress(f"starting {tag}")
     with start_worker(tag, config) as worker:
         startup_into(result, worker)
         if not worker.ready:
             raise _fail(result, store, never_ready_error(result, worker, config))
-        _say(progress, f"ready in {worker.ready_s:.1f} s; first request")
+        progress(f"ready in {worker.ready_s:.1f} s; first request")
         first = worker.request(payloads[0])
         warm: list[RequestSample] = []
         if first.ok:
             for i in range(n):
-                _say(progress, f"warm request {i + 1}/{n}")
+                progress(f"warm request {i + 1}/{n}")
                 sample = worker.request(payloads[(i + 1) % len(payloads)])
                 warm.append(sample)
                 if not sample.ok:
@@ -265,7 +255,7 @@ def measure_pair(
     config: Config,
     *,
     samples: int | None = None,
-    progress: Progress = None,
+    progress: Progress = quiet,
 ) -> tuple[Result, Result]:
     """Measure A and B in the same run, warm requests interleaved A,B,A,B (not stored: an A/B
     run is a comparison, the per-commit store keeps standalone measurements)."""
@@ -279,7 +269,7 @@ def measure_pair(
     with contextlib.ExitStack() as stack:
         workers = []
         for result, tag in zip(results, tags, strict=True):
-            _say(progress, f"starting {tag}")
+            progress(f"starting {tag}")
             worker = stack.enter_context(start_worker(tag, config))
             startup_into(result, worker)
             if not worker.ready:
@@ -289,7 +279,7 @@ def measure_pair(
         firsts = [w.request(p[0]) for w, p in zip(workers, pays, strict=True)]
         warm: list[list[RequestSample]] = [[], []]
         for i in range(n):
-            _say(progress, f"interleaved round {i + 1}/{n}")
+            progress(f"interleaved round {i + 1}/{n}")
             for side in (0, 1):
                 if firsts[side].ok and all(s.ok for s in warm[side]):
                     warm[side].append(workers[side].request(pays[side][(i + 1) % len(pays[side])]))

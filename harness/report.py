@@ -1,4 +1,4 @@
-"""Render results and comparisons: rich tables (people), JSON (machines), Markdown (CI comments)."""
+"""Render results and scorecards: rich tables (people), JSON (machines), Markdown (CI comments)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 from rich.table import Table
 
-from harness.comparison import Outcome, fmt_bytes, fmt_s
 from harness.results import Result
+from harness.scorecard import Scorecard, fmt_bytes, fmt_s
 
 VERDICT_STYLE = {"worse": "bold red", "better": "green", "same": "", "unknown": "yellow"}
 
@@ -61,7 +61,7 @@ def layers_table(r: Result, top: int = 8) -> Table:
     return table
 
 
-def outcome_table(o: Outcome) -> Table:
+def scorecard_table(o: Scorecard) -> Table:
     title = f"{o.baseline.commit.sha[:12]} (baseline) vs {o.candidate.commit.sha[:12]}" + (
         " -- interleaved" if o.interleaved else ""
     )
@@ -80,7 +80,7 @@ def outcome_table(o: Outcome) -> Table:
     return table
 
 
-def outcome_markdown(o: Outcome) -> str:
+def scorecard_markdown(o: Scorecard) -> str:
     head = "WORSE" if o.worse else "no regression"
     lines = [
         f"### harness compare: {head}",
@@ -99,7 +99,7 @@ def outcome_markdown(o: Outcome) -> str:
     return "\n".join(lines) + "\n"
 
 
-def outcome_text(o: Outcome) -> str:
+def scorecard_text(o: Scorecard) -> str:
     """Plain text table (for assertion messages and logs)."""
     width = [max(len(getattr(r, f)) for r in o.rows) for f in ("metric", "baseline", "candidate")]
     out = []
@@ -111,5 +111,5 @@ def outcome_text(o: Outcome) -> str:
     return "\n".join(out)
 
 
-def outcome_json(o: Outcome) -> str:
+def scorecard_json(o: Scorecard) -> str:
     return json.dumps(o.to_dict(), indent=2)

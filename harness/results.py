@@ -8,13 +8,13 @@ start-up failed) is stored too, so a failure is not re-measured unless asked (--
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from harness.atomic import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -112,14 +112,6 @@ class Result(BaseModel):
         return cls.model_validate_json(text)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 class ResultStore:
     """results/<machine-id>/<sha>.json under `root`."""
 
@@ -149,5 +141,4 @@ class ResultStore:
 
     def save(self, result: Result) -> Path:
         path = self.path(result.commit.sha)
-        _atomic_write(path, result.to_json() + "\n")
-        return path
+        return write_atomic(path, result.to_json() + "\n")

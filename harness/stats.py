@@ -18,13 +18,14 @@ from typing import Literal
 import numpy as np
 from scipy.stats import mannwhitneyu
 
-Verdict = Literal["better", "same", "worse", "unknown"]
-VERDICTS: tuple[str, ...] = ("better", "same", "worse", "unknown")
+# Which way the candidate moved. Not a bisect verdict (harness.search.Verdict: good/bad/skip).
+Direction = Literal["better", "same", "worse", "unknown"]
+DIRECTIONS: tuple[str, ...] = ("better", "same", "worse", "unknown")
 
 
 @dataclass(frozen=True)
 class Comparison:
-    verdict: Verdict
+    direction: Direction
     ratio: float | None  # median(candidate) / median(baseline)
     p_value: float | None
     ci_low: float | None
@@ -57,7 +58,7 @@ def median_ratio_ci(
     return float(lo), float(hi)
 
 
-def compare(
+def compare_samples(
     baseline: Sequence[float],
     candidate: Sequence[float],
     *,
@@ -66,7 +67,7 @@ def compare(
     n_boot: int = 2000,
     seed: int = 0,
 ) -> Comparison:
-    """Verdict for candidate vs baseline samples (lower is better: latencies, sizes)."""
+    """Direction of candidate vs baseline samples (lower is better: latencies, sizes)."""
     if not threshold > 0:
         raise ValueError(f"threshold must be > 0, got {threshold}")
     if not 0 < alpha < 1:
@@ -85,31 +86,31 @@ def compare(
     lo, hi = median_ratio_ci(base, cand, alpha, n_boot, seed)
     upper, lower = 1 + threshold, 1 / (1 + threshold)
     if p < alpha and ratio > upper:
-        verdict, reason = "worse", f"significant (p={p:.3g}) and ratio {ratio:.2f} > {upper:.2f}"
+        direction, reason = "worse", f"significant (p={p:.3g}) and ratio {ratio:.2f} > {upper:.2f}"
     elif p < alpha and ratio < lower:
-        verdict, reason = "better", f"significant (p={p:.3g}) and ratio {ratio:.2f} < {lower:.2f}"
+        direction, reason = "better", f"significant (p={p:.3g}) and ratio {ratio:.2f} < {lower:.2f}"
     elif lower <= lo and hi <= upper:
-        verdict, reason = "same", f"CI [{lo:.2f}, {hi:.2f}] inside [{lower:.2f}, {upper:.2f}]"
+        direction, reason = "same", f"CI [{lo:.2f}, {hi:.2f}] inside [{lower:.2f}, {upper:.2f}]"
     else:
-        verdict, reason = "unknown", f"CI [{lo:.2f}, {hi:.2f}] too wide for a verdict (p={p:.3g})"
-    return Comparison(verdict, ratio, p, lo, hi, effect, nb, nc, reason)
+        direction, reason = "unknown", f"CI [{lo:.2f}, {hi:.2f}] too wide for a verdict (p={p:.3g})"
+    return Comparison(direction, ratio, p, lo, hi, effect, nb, nc, reason)
 
 
 def compare_exact(
     baseline: float | None, candidate: float | None, *, threshold: float
 ) -> Comparison:
-    """Verdict for a deterministic metric measured once (image size): only the ratio counts."""
+    """Direction for a deterministic metric measured once (image size): only the ratio counts."""
     if baseline is None or candidate is None or baseline <= 0:
         return Comparison("unknown", None, None, None, None, reason="not measured on both sides")
     ratio = candidate / baseline
     if ratio > 1 + threshold:
-        verdict: Verdict = "worse"
+        direction: Direction = "worse"
     elif ratio < 1 / (1 + threshold):
-        verdict = "better"
+        direction = "better"
     else:
-        verdict = "same"
+        direction = "same"
     return Comparison(
-        verdict, ratio, None, ratio, ratio, None, 1, 1, f"exact, threshold {threshold}"
+        direction, ratio, None, ratio, ratio, None, 1, 1, f"exact, threshold {threshold}"
     )
 
 

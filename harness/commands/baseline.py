@@ -12,11 +12,11 @@ from harness.commands.common import (
     ConfigOpt,
     RepoOpt,
     SamplesOpt,
+    command_config,
     handle_errors,
     out,
     progress,
 )
-from harness.config import load_config
 from harness.gitrepo import Repo
 from harness.machine import machine_info
 from harness.measure import measure_commit
@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="re-measure even if stored")] = False,
     ) -> None:
         """Measure REV (or reuse its stored result) and write baselines/NAME.json."""
-        cfg = load_config(config)
+        cfg = command_config(config, repo)
         name = baselines.check_name(name or default_name())
         with progress() as say:
             result = measure_commit(

@@ -12,11 +12,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from harness.bisect import CHECKS, Options, run_bisect
+from harness.bisect import run_bisect
 from harness.bisect_report import print_table, write_reports
-from harness.config import load_config
+from harness.commands.common import ConfigOpt, command_config
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
+from harness.judgement import CHECKS, Options
 
 CHECK_CHOICES = (*CHECKS, "all")
 
@@ -39,15 +40,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def stop_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so running probe containers are removed (finally blocks)."""
+    """SIGTERM unwinds like Ctrl-C, so running worker containers are removed (finally blocks)."""
     signal.signal(signal.SIGTERM, _interrupt)
-
-
-def config_for(repo: Repo, config: Path | None):
-    """--config, else the repo's own harness.toml when it has one, else the defaults."""
-    if config is None and (repo.path / "harness.toml").is_file():
-        config = repo.path / "harness.toml"
-    return load_config(config)
 
 
 def bisect_command(
@@ -55,7 +49,7 @@ def bisect_command(
     bad: Annotated[str, typer.Option("--bad", help="a later commit where it fails")],
     check: Annotated[str, typer.Option(help=f"one of {', '.join(CHECK_CHOICES)}")] = "all",
     repo: Annotated[Path, typer.Option(help="the git repository to bisect")] = Path("."),
-    config: Annotated[Path | None, typer.Option(help="harness.toml (default: the repo's)")] = None,
+    config: ConfigOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threshold: Annotated[float, typer.Option(help="latency: worse by more than this")] = 0.2,
     size_threshold: Annotated[float, typer.Option(help="size: larger by more than this")] = 0.1,
@@ -83,7 +77,7 @@ def bisect_command(
     stop_on_sigterm()
     try:
         r = Repo(repo)
-        cfg = config_for(r, config)
+        cfg = command_config(config, repo)
         run = run_bisect(r, good, bad, cfg, checks=checks, options=options, progress=err.print)
         paths = write_reports(run, cfg.path(cfg.measure.results_dir))
     except HarnessError as exc:

@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from harness.commands.common import ConfigOpt, RepoOpt, handle_errors, out, progress
-from harness.comparison import fmt_bytes
-from harness.config import load_config
+from harness.commands.common import ConfigOpt, RepoOpt, command_config, handle_errors, out, progress
 from harness.gitrepo import Repo
 from harness.images import build_image
+from harness.scorecard import fmt_bytes
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +22,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Build the worker image for REV from `git archive` (reused when its cache key matches)."""
-        cfg = load_config(config)
+        cfg = command_config(config, repo)
         r = Repo(repo)
         with progress() as say:
             info = build_image(r, rev, cfg, progress=say)

@@ -15,10 +15,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from harness.bisect import CHECK_EXIT, CHECK_HARNESS_FAILURE, CHECKS, Options, check_commit
-from harness.commands.bisect import config_for, stop_on_sigterm
+from harness.bisect import CHECK_EXIT, CHECK_HARNESS_FAILURE, check_commit
+from harness.commands.bisect import stop_on_sigterm
+from harness.commands.common import ConfigOpt, command_config
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
+from harness.judgement import CHECKS, Options
 
 
 def check_command(
@@ -26,7 +28,7 @@ def check_command(
     check: Annotated[str, typer.Option(help=f"one of {', '.join(CHECKS)}")] = "startup",
     good: Annotated[str | None, typer.Option(help="reference for size/latency/cold")] = None,
     repo: Annotated[Path, typer.Option(help="the git repository")] = Path("."),
-    config: Annotated[Path | None, typer.Option(help="harness.toml (default: the repo's)")] = None,
+    config: ConfigOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
     threshold: Annotated[float, typer.Option(help="latency: worse by more than this")] = 0.2,
     size_threshold: Annotated[float, typer.Option(help="size: larger by more than this")] = 0.1,
@@ -40,7 +42,9 @@ def check_command(
     try:
         options = Options(threshold=threshold, size_threshold=size_threshold, force=force)
         r = Repo(repo)
-        probe = check_commit(r, rev, check, config_for(r, config), good=good, options=options)
+        judgement = check_commit(
+            r, rev, check, command_config(config, repo), good=good, options=options
+        )
     except ValueError as exc:  # bad option values
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(CHECK_HARNESS_FAILURE) from None
@@ -48,10 +52,11 @@ def check_command(
         typer.echo(exc.one_line(), err=True)
         raise typer.Exit(CHECK_HARNESS_FAILURE + exc.exit_code) from None
     if json_out:
-        sys.stdout.write(json.dumps(probe.to_json(), default=str) + "\n")
+        sys.stdout.write(json.dumps(judgement.to_json(), default=str) + "\n")
     else:
-        Console().print(f"{check} {probe.sha[:12]}: {probe.verdict} - {probe.reason}", markup=False)
-    raise typer.Exit(CHECK_EXIT[probe.verdict])
+        line = f"{check} {judgement.sha[:12]}: {judgement.verdict} - {judgement.reason}"
+        Console().print(line, markup=False)
+    raise typer.Exit(CHECK_EXIT[judgement.verdict])
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: options, the error wrapper, progress on stderr."""
+"""Shared CLI plumbing: options, the one `--config` default, the error wrapper, progress."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from harness.config import Config, load_config
 from harness.errors import HarnessError
+from harness.progress import Progress
 
 out = Console()
 err = Console(stderr=True)
@@ -21,11 +23,36 @@ RepoOpt = Annotated[
     Path, typer.Option("--repo", help="git repository of the worker (default: current folder)")
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="harness.toml (default: ./harness.toml)")
+    Path | None,
+    typer.Option(
+        "--config", help="harness.toml (default: ./harness.toml if present, else the defaults)"
+    ),
 ]
+CONFIG_FILE = "harness.toml"
 SamplesOpt = Annotated[
     int | None, typer.Option("--samples", min=1, help="warm requests (default: config, 10)")
 ]
+
+
+def command_config(config: Path | None, repo: Path) -> Config:
+    """The config of every command: `--config`, else ./harness.toml, else the defaults.
+
+    The current folder's file, never the file of the repository under test: a config chooses
+    the docker CLI, host mounts and build secrets, so a repository named with --repo (perhaps
+    someone else's) does not get to choose them. When that repository has its own harness.toml
+    and it is not the one in use, say so on stderr and how to use it.
+    """
+    cfg = load_config(config)
+    own = Path(repo).expanduser().resolve() / CONFIG_FILE
+    used = Path(config).resolve() if config is not None else Path.cwd().resolve() / CONFIG_FILE
+    if own.is_file() and own != used:
+        err.print(
+            f"harness: note: {own} is not used (pass --config {own} to use it)",
+            markup=False,
+            highlight=False,
+            style="dim",
+        )
+    return cfg
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,7 +72,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def progress(enabled: bool = True) -> Iterator[Callable[[str], None] | None]:
+def progress(enabled: bool = True) -> Iterator[Progress]:
     """A rich status line on stderr; yields the callback measure/build call with each step."""
     if not enabled or not err.is_terminal:
 

@@ -7,19 +7,19 @@ from typing import Annotated
 
 import typer
 
+from harness.abtest import run_abtest
 from harness.commands.common import (
     ConfigOpt,
     RepoOpt,
     SamplesOpt,
+    command_config,
     handle_errors,
     out,
     progress,
 )
-from harness.compare_run import run_compare
-from harness.config import load_config
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
-from harness.report import outcome_json, outcome_markdown, outcome_table
+from harness.report import scorecard_json, scorecard_markdown, scorecard_table
 
 
 def register(app: typer.Typer) -> None:
@@ -35,17 +35,17 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="rows as JSON")] = False,
     ) -> None:
         """Compare B against A; exit code 3 when anything is worse or a hard limit is crossed."""
-        cfg = load_config(config)
+        cfg = command_config(config, repo)
         with progress() as say:
-            outcome = run_compare(Repo(repo), a, b, cfg, samples=samples, progress=say)
+            card = run_abtest(Repo(repo), a, b, cfg, samples=samples, progress=say)
         if markdown:
-            print(outcome_markdown(outcome), end="")
+            print(scorecard_markdown(card), end="")
         elif as_json:
-            print(outcome_json(outcome))
+            print(scorecard_json(card))
         else:
-            out.print(outcome_table(outcome))
-        if outcome.worse:
-            bad = ", ".join(r.metric for r in outcome.rows if r.verdict == "worse")
+            out.print(scorecard_table(card))
+        if card.worse:
+            bad = ", ".join(r.metric for r in card.rows if r.verdict == "worse")
             raise HarnessError(
                 f"{b} is worse than {a}: {bad}",
                 "regression",

@@ -11,11 +11,11 @@ from harness.commands.common import (
     ConfigOpt,
     RepoOpt,
     SamplesOpt,
+    command_config,
     handle_errors,
     out,
     progress,
 )
-from harness.config import load_config
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.measure import measure_commit
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="measure even if stored")] = False,
     ) -> None:
         """Measure REV: image size and layers, start-up, first and warm /runsync latency."""
-        cfg = load_config(config)
+        cfg = command_config(config, repo)
         r = Repo(repo)
         try:
             with progress() as say:

@@ -12,6 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from harness.cli import app as cli_app
 from harness.commands import bisect as bisect_cmd
 from harness.commands import check as check_cmd
 
@@ -81,3 +82,31 @@ def test_check_failures_are_128_plus_the_harness_code(app, repo: Path) -> None:
     res = CliRunner().invoke(app, ["check", "HEAD", "--check", "latency", "--repo", str(repo)])
     assert res.exit_code == 128 + 10
     assert "pass --good REV" in res.output
+
+
+@pytest.mark.parametrize("command", ["bisect", "check", "build", "measure"])
+def test_config_default_is_the_current_folders_never_the_bisected_repos(
+    repo: Path, tmp_path: Path, monkeypatch, command: str
+) -> None:
+    """Every command reads --config, else ./harness.toml, else the defaults. A harness.toml
+    inside the repository under test is not read (it could choose mounts and secrets), and the
+    user is told how to use it."""
+    (repo / "harness.toml").write_text("[run]\nprot = 1\n")  # would be a config error (exit 10)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    args = {
+        "bisect": ["bisect", "--good", "HEAD", "--bad", "HEAD"],
+        "check": ["check", "nope", "--check", "build"],
+        "build": ["build", "nope"],
+        "measure": ["measure", "nope"],
+    }[command]
+    res = CliRunner().invoke(cli_app, [*args, "--repo", str(repo)])
+    want = 128 + 4 if command == "check" else 4  # the revision error, not the config error
+    assert res.exit_code == want, res.output
+    assert f"{repo / 'harness.toml'} is not used (pass --config" in " ".join(res.output.split())
+    # named with --config, it is read (and here it is invalid)
+    res = CliRunner().invoke(
+        cli_app, [*args, "--repo", str(repo), "--config", str(repo / "harness.toml")]
+    )
+    assert res.exit_code == (128 + 10 if command == "check" else 10), res.output

@@ -185,7 +185,7 @@ def test_bound_is_log2_plus_skips_plus_two() -> None:
     assert probe_bound(300, 4) == 2 + 4 + 9
 
 
-# -- the timing verdict rule (harness.bisect.decide) is pure too ------------------------------
+# -- the timing verdict rule (harness.timing.decide) is pure too ------------------------------
 def _cmp(verdict: str, ratio: float, ci_high: float):
     from harness.stats import Comparison
 
@@ -206,13 +206,13 @@ def _cmp(verdict: str, ratio: float, ci_high: float):
     ],
 )
 def test_timing_decision(verdict, ratio, ci_high, floor, want) -> None:
-    from harness.bisect import decide
+    from harness.timing import decide
 
     assert decide(_cmp(verdict, ratio, ci_high), 0.1, floor) is want
 
 
 def test_timing_decision_without_figures_is_undecided() -> None:
-    from harness.bisect import decide
+    from harness.timing import decide
 
     assert decide(None, 0.1) is None
     assert decide(_cmp("unknown", 1.0, 1.0), None) is None

@@ -16,16 +16,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from harness.bisect import (
-    EXIT_GOOD_END_BAD,
-    EXIT_NO_REGRESSION,
-    Options,
-    check_commit,
-    run_bisect,
-)
+from harness.bisect import EXIT_GOOD_END_BAD, EXIT_NO_REGRESSION, check_commit, run_bisect
 from harness.commands import bisect as bisect_cmd
 from harness.commands import check as check_cmd
+from harness.gate import bisect_for_gate
 from harness.gitrepo import Repo
+from harness.judgement import Options
 from harness.search import Verdict, probe_bound
 from tests.synthetic import harness_config, remove_images
 from tests.zoo import Zoo, make_zoo
@@ -232,8 +228,6 @@ def test_check_exit_codes_drive_git_bisect_run(zoo: Zoo, tmp_path: Path) -> None
 
 def test_gate_hook_bisects_and_summarises(zoo: Zoo) -> None:
     """What the perf gate calls (HARNESS_BISECT_ON_REGRESSION=1): a summary naming the culprit."""
-    from harness.bisect import bisect_for_gate
-
     cfg = harness_config(zoo.repo, results_dir=zoo.repo.path.parent / "results")
     summary = bisect_for_gate(
         zoo.repo.path, zoo.good, cfg, head=zoo.before_startup, checks=("size",)

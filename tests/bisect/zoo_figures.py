@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.bisect import Options, run_bisect
+from harness.bisect import run_bisect
 from harness.gitrepo import Repo
+from harness.judgement import Options
 from tests.synthetic import harness_config, remove_images
 from tests.zoo import make_zoo
 

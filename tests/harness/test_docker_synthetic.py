@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.container import start_worker
 from harness.errors import EXIT_CODES, HarnessError
 from harness.gitrepo import Repo
 from harness.images import build_image, compressed_size
 from harness.measure import default_store, measure_commit
-from harness.probe import start_worker
 from tests.synthetic import harness_config, make_worker_repo, remove_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import subprocess
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import dockerfile as df
-from harness.images import cache_key
+from harness.config import parse_config
+from harness.gitrepo import Repo
+from harness.images import cache_key, image_key
 
 MAP = {"python:3.11-slim": "local/python:3.11-slim-bookworm"}
 
@@ -78,7 +83,38 @@ def test_cache_key_changes_with_every_input(field: str, text: str) -> None:
     assert cache_key(**changed) != cache_key(**KEY_ARGS)
 
 
-def test_secret_contents_are_not_part_of_the_key() -> None:
-    # the key takes ids only: the signature has no place for contents (a CA rotation must
-    # not rebuild every image); two configs with the same ids give one key
-    assert cache_key(**{**KEY_ARGS, "secret_ids": ("ca",)}) == cache_key(**KEY_ARGS)
+def _repo(tmp_path: Path) -> Repo:
+    path = tmp_path / "w"
+    path.mkdir()
+    (path / "Dockerfile").write_text("FROM x\n")
+    env = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    subprocess.run(["git", "-C", str(path), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(path), *env, "commit", "-qm", "x"], check=True)
+    return Repo(path)
+
+
+def _key(repo: Repo, config_dir: Path, secrets: dict[str, str]) -> str:
+    config = parse_config(
+        "[build.secrets]\n" + "".join(f'{k} = "{v}"\n' for k, v in secrets.items()), config_dir
+    )
+    return image_key(repo, "HEAD", config, b"FROM x\n", {}, {"x": "sha256:1"})
+
+
+@given(
+    first=st.binary(max_size=64),
+    second=st.binary(max_size=64),
+    sid=st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+)
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_secret_contents_are_not_part_of_the_key(tmp_path: Path, first, second, sid) -> None:
+    """Two secret files with different contents under one id give one key (a CA rotation must
+    not rebuild every image); a different id, or no secret, is a different key.
+    """
+    repo = _repo(tmp_path) if not (tmp_path / "w").exists() else Repo(tmp_path / "w")
+    a, b = tmp_path / "a.pem", tmp_path / "b.pem"
+    a.write_bytes(first)
+    b.write_bytes(second)
+    assert _key(repo, tmp_path, {sid: str(a)}) == _key(repo, tmp_path, {sid: str(b)})
+    assert _key(repo, tmp_path, {sid: str(a)}) != _key(repo, tmp_path, {sid + "x": str(a)})
+    assert _key(repo, tmp_path, {sid: str(a)}) != _key(repo, tmp_path, {})

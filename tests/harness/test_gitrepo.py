@@ -118,3 +118,51 @@ def test_worktree_index_and_head_untouched(repo, tmp_path: Path) -> None:
     r.first_parent_range(shas["c1"], "HEAD")
     assert (git(p, "status", "--porcelain"), git(p, "rev-parse", "HEAD")) == before
     assert (p / "a.txt").read_text() == "dirty"
+
+
+def _cli_info(path: Path, rev: str) -> tuple:
+    fmt = "%H%x00%T%x00%s%x00%an <%ae>%x00%cI%x00%P"
+    sha = git(path, "rev-parse", "--verify", rev)  # `:/text^{commit}` would search for "^{commit}"
+    out = git(path, "show", "-s", f"--format={fmt}", f"{sha}^{{commit}}")
+    full, tree, subject, author, date, parents = out.split("\x00")
+    return full, tree, subject, author, date, tuple(parents.split())
+
+
+def test_commit_facts_match_git_itself(tmp_path: Path) -> None:
+    """gitpython's reading of subject, author, date and parents is what `git show` prints,
+    for a wrapped first paragraph, a non-UTC offset and a non-ASCII author."""
+    p = tmp_path / "r"
+    p.mkdir()
+    git(p, "init", "-q", "-b", "main")
+    commit(p, "a.txt", "1")
+    (p / "a.txt").write_text("2")
+    git(p, "add", "-A")
+    env = {
+        **ENV,
+        "GIT_AUTHOR_NAME": "Zoë Ångström",
+        "GIT_COMMITTER_DATE": "2024-02-29T23:59:58+05:30",
+        "GIT_AUTHOR_DATE": "2001-01-01T00:00:00-08:00",
+    }
+    message = "fix: a subject that\nwraps onto a second line\n\nbody\n\nmore body"
+    subprocess.run(["git", "-C", str(p), "commit", "-q", "-m", message], check=True, env=env)
+    git(p, "tag", "-a", "v1", "-m", "annotated")
+    r = Repo(p)
+    for rev in ("HEAD", "HEAD~1", "v1", "main", ":/wraps onto"):
+        info = r.resolve(rev)
+        want = _cli_info(p, rev)
+        assert (info.sha, info.tree, info.subject, info.author, info.date, info.parents) == want
+    assert r.resolve(":/wraps onto").subject == "fix: a subject that wraps onto a second line"
+    assert r.changed_files("HEAD") == ["a.txt"]
+
+
+def test_renames_count_both_paths_and_a_bare_repo_reads(repo, tmp_path: Path) -> None:
+    p, shas = repo
+    git(p, "mv", "a.txt", "renamed.txt")
+    git(p, "commit", "-q", "-m", "rename")
+    assert Repo(p).changed_files("HEAD") == ["a.txt", "renamed.txt"]
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(p), str(bare)], check=True)
+    r = Repo(bare)
+    assert r.name == "bare.git"
+    assert r.first_parent_range(shas["c1"], shas["c4"])[-1] == shas["c4"]
+    assert r.read_file(shas["c1"], "a.txt") == b"1"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.stats import compare, compare_exact, percentile
+from harness.stats import compare_exact, compare_samples, percentile
 
 
 def _lognormal(seed: int, n: int, median: float, sigma: float = 0.05) -> list[float]:
@@ -19,7 +19,8 @@ def test_same_distribution_is_same_at_the_stated_rate() -> None:
     # 10 samples a side, 5% jitter: the CI of the median ratio should sit inside [1/1.2, 1.2]
     # (and MWU should not fire with a 2x ratio) for nearly every seed.
     verdicts = [
-        compare(_lognormal(s, 10, 0.5), _lognormal(10_000 + s, 10, 0.5)).verdict for s in range(200)
+        compare_samples(_lognormal(s, 10, 0.5), _lognormal(10_000 + s, 10, 0.5)).direction
+        for s in range(200)
     ]
     assert verdicts.count("worse") == 0
     assert verdicts.count("better") == 0
@@ -31,11 +32,11 @@ def test_same_distribution_is_same_at_the_stated_rate() -> None:
 def test_a_2x_shift_is_worse_and_its_mirror_better(seed: int, median: float, sigma: float) -> None:
     base = _lognormal(seed, 10, median, sigma)
     slow = _lognormal(seed + 1, 10, 2 * median, sigma)
-    worse = compare(base, slow)
-    assert worse.verdict == "worse", worse
+    worse = compare_samples(base, slow)
+    assert worse.direction == "worse", worse
     assert worse.ratio == pytest.approx(np.median(slow) / np.median(base))
-    better = compare(slow, base)
-    assert better.verdict == "better", better
+    better = compare_samples(slow, base)
+    assert better.direction == "better", better
 
 
 @settings(max_examples=50, deadline=None)
@@ -45,30 +46,30 @@ def test_a_2x_shift_is_worse_and_its_mirror_better(seed: int, median: float, sig
     t=st.floats(0.01, 2),
 )
 def test_verdict_rules_hold_for_any_samples(a: list[float], b: list[float], t: float) -> None:
-    c = compare(a, b, threshold=t)
-    assert c.verdict in {"better", "same", "worse", "unknown"}
+    c = compare_samples(a, b, threshold=t)
+    assert c.direction in {"better", "same", "worse", "unknown"}
     assert c.ci_low <= c.ci_high
-    if c.verdict == "worse":
+    if c.direction == "worse":
         assert c.p_value < 0.05 and c.ratio > 1 + t
-    if c.verdict == "better":
+    if c.direction == "better":
         assert c.p_value < 0.05 and c.ratio < 1 / (1 + t)
-    if c.verdict == "same":
+    if c.direction == "same":
         assert 1 / (1 + t) <= c.ci_low and c.ci_high <= 1 + t
     # deterministic: same inputs, same answer
-    assert compare(a, b, threshold=t) == c
+    assert compare_samples(a, b, threshold=t) == c
 
 
 def test_a_small_significant_shift_is_not_worse() -> None:
     base = _lognormal(1, 30, 1.0, 0.01)
     cand = _lognormal(2, 30, 1.05, 0.01)  # 5% slower, clearly significant, under 20%
-    c = compare(base, cand)
+    c = compare_samples(base, cand)
     assert c.p_value < 0.05
-    assert c.verdict == "same"
+    assert c.direction == "same"
 
 
 def test_noisy_small_samples_are_unknown() -> None:
-    c = compare([1.0, 3.0, 0.5], [2.0, 0.4, 2.5])
-    assert c.verdict == "unknown"
+    c = compare_samples([1.0, 3.0, 0.5], [2.0, 0.4, 2.5])
+    assert c.direction == "unknown"
 
 
 @pytest.mark.parametrize(
@@ -76,8 +77,8 @@ def test_noisy_small_samples_are_unknown() -> None:
     [([1.0], [1.0, 2.0], "fewer than 2"), ([0.0, 0.0], [1.0, 1.0], "median is 0")],
 )
 def test_degenerate_inputs_are_unknown(base, cand, why) -> None:
-    c = compare(base, cand)
-    assert c.verdict == "unknown" and why in c.reason
+    c = compare_samples(base, cand)
+    assert c.direction == "unknown" and why in c.reason
 
 
 @pytest.mark.parametrize(
@@ -91,14 +92,14 @@ def test_degenerate_inputs_are_unknown(base, cand, why) -> None:
 )
 def test_bad_input_is_a_clear_error(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
-        compare(**kwargs)
+        compare_samples(**kwargs)
 
 
 def test_compare_exact() -> None:
-    assert compare_exact(100, 106, threshold=0.05).verdict == "worse"
-    assert compare_exact(100, 104, threshold=0.05).verdict == "same"
-    assert compare_exact(106, 100, threshold=0.05).verdict == "better"
-    assert compare_exact(None, 100, threshold=0.05).verdict == "unknown"
+    assert compare_exact(100, 106, threshold=0.05).direction == "worse"
+    assert compare_exact(100, 104, threshold=0.05).direction == "same"
+    assert compare_exact(106, 100, threshold=0.05).direction == "better"
+    assert compare_exact(None, 100, threshold=0.05).direction == "unknown"
 
 
 def test_percentile() -> None:

@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 
 from harness import baselines
-from harness.bisect import bisect_for_gate
-from harness.compare_run import run_compare
+from harness.abtest import run_abtest
+from harness.atomic import write_atomic
 from harness.config import load_config
+from harness.gate import bisect_for_gate
 from harness.gitrepo import Repo
-from harness.report import outcome_markdown, outcome_text
+from harness.report import scorecard_markdown, scorecard_text
 
 # HARNESS_PERF_REPO: gate another checkout (e.g. a snapshot of the worktree) instead of this one.
 ROOT = Path(os.environ.get("HARNESS_PERF_REPO") or Path(__file__).resolve().parents[2])
@@ -39,12 +40,11 @@ def test_head_is_not_worse_than_the_reference_baseline() -> None:
             f"no {folder / (BASELINE + '.json')}: record it on a known-good commit with "
             f"`harness baseline record REV --name {BASELINE}`"
         )
-    outcome = run_compare(Repo(ROOT), BASELINE, "HEAD", cfg)
+    card = run_abtest(Repo(ROOT), BASELINE, "HEAD", cfg)
     report = cfg.path(cfg.measure.results_dir) / "perf-gate.md"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(outcome_markdown(outcome))
-    message = "HEAD is worse than the baseline:\n" + outcome_text(outcome)
-    if outcome.worse and os.environ.get("HARNESS_BISECT_ON_REGRESSION") == "1":
-        message += "\n" + bisect_for_gate(ROOT, outcome.baseline.commit.sha, cfg)
-    assert not outcome.worse, message
-    assert outcome.candidate.startup.ok and outcome.candidate.latency.ok
+    write_atomic(report, scorecard_markdown(card))
+    message = "HEAD is worse than the baseline:\n" + scorecard_text(card)
+    if card.worse and os.environ.get("HARNESS_BISECT_ON_REGRESSION") == "1":
+        message += "\n" + bisect_for_gate(ROOT, card.baseline.commit.sha, cfg)
+    assert not card.worse, message
+    assert card.candidate.startup.ok and card.candidate.latency.ok

@@ -1,4 +1,4 @@
-"""harness.comparison: rows and verdicts from two result records (pure)."""
+"""harness.scorecard: rows and verdicts from two result records (pure)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.comparison import compare_results
 from harness.config import parse_config
-from harness.report import outcome_markdown, outcome_text
+from harness.report import scorecard_markdown, scorecard_text
 from harness.results import (
     CommitRecord,
     ImageRecord,
@@ -17,6 +16,7 @@ from harness.results import (
     Result,
     StartupRecord,
 )
+from harness.scorecard import score
 
 CFG = parse_config("", Path("/tmp"))
 
@@ -57,7 +57,7 @@ def verdicts(outcome) -> dict[str, str]:
 
 
 def test_identical_commits_are_not_worse() -> None:
-    o = compare_results(rec("a", seed=1), rec("b", seed=2), CFG)
+    o = score(rec("a", seed=1), rec("b", seed=2), CFG)
     v = verdicts(o)
     assert not o.worse
     assert v["image size"] == "same" and v["start-up"] == "same"
@@ -65,35 +65,35 @@ def test_identical_commits_are_not_worse() -> None:
 
 
 def test_slower_latency_is_worse_and_named_in_the_text() -> None:
-    o = compare_results(rec("a"), rec("b", median=1.0, seed=3), CFG)
+    o = score(rec("a"), rec("b", median=1.0, seed=3), CFG)
     assert o.worse and verdicts(o)["warm latency p50"] == "worse"
-    assert "warm latency p50" in outcome_text(o)
-    assert "**worse**" in outcome_markdown(o)
+    assert "warm latency p50" in scorecard_text(o)
+    assert "**worse**" in scorecard_markdown(o)
 
 
 def test_hard_size_limit_is_worse_even_against_a_big_baseline() -> None:
-    o = compare_results(rec("a", size=6_000_000_000), rec("b", size=6_000_000_000), CFG)
+    o = score(rec("a", size=6_000_000_000), rec("b", size=6_000_000_000), CFG)
     v = verdicts(o)
     assert v["image size"] == "same" and v["image size hard limit"] == "worse" and o.worse
 
 
 def test_size_over_target_is_info_only() -> None:
-    o = compare_results(rec("a", size=2_500_000_000), rec("b", size=2_500_000_000), CFG)
+    o = score(rec("a", size=2_500_000_000), rec("b", size=2_500_000_000), CFG)
     assert verdicts(o)["image size target"] == "info" and not o.worse
 
 
 def test_growth_past_the_size_threshold_is_worse() -> None:
-    o = compare_results(rec("a"), rec("b", size=1_100_000_000), CFG)
+    o = score(rec("a"), rec("b", size=1_100_000_000), CFG)
     assert verdicts(o)["image size"] == "worse"
 
 
 def test_failed_startup_is_worse() -> None:
-    o = compare_results(rec("a"), rec("b", ok=False), CFG)
+    o = score(rec("a"), rec("b", ok=False), CFG)
     assert verdicts(o)["start-up"] == "worse" and o.worse
 
 
 def test_baseline_from_another_machine_counts_only_exact_metrics() -> None:
-    o = compare_results(rec("a", machine="other"), rec("b", median=5.0), CFG)
+    o = score(rec("a", machine="other"), rec("b", median=5.0), CFG)
     v = verdicts(o)
     assert v["warm latency p50"] == "unknown" and v["ready time"] == "unknown"
     assert not o.worse
@@ -103,7 +103,7 @@ def test_baseline_from_another_machine_counts_only_exact_metrics() -> None:
 def test_ready_time_is_reported_not_gated_by_default() -> None:
     row = next(
         r
-        for r in compare_results(rec("a", ready=5.0), rec("b", ready=60.0), CFG).rows
+        for r in score(rec("a", ready=5.0), rec("b", ready=60.0), CFG).rows
         if r.metric == "ready time"
     )
     assert row.verdict == "info" and "would be worse" in row.detail
@@ -113,7 +113,7 @@ def test_ready_time_when_gated_needs_relative_and_absolute_margin() -> None:
     cfg = parse_config("[compare]\nready_time_counts = true\n", Path("/tmp"))
 
     def verdict(a: float, b: float) -> str:
-        o = compare_results(rec("a", ready=a), rec("b", ready=b), cfg)
+        o = score(rec("a", ready=a), rec("b", ready=b), cfg)
         return next(r.verdict for r in o.rows if r.metric == "ready time")
 
     assert verdict(1.0, 3.0) == "same"  # 3x but only 2 s (< 5 s slack)

@@ -1,4 +1,5 @@
-"""Resolve `compare A B` arguments (revisions or baseline names) and measure what is needed.
+"""The A/B test behind `harness compare A B`: resolve each side (a revision or a baseline name),
+measure what is needed, and score B against A.
 
 - two revisions: both measured in one run, warm requests interleaved A,B,A,B;
 - a baseline whose commit exists in the repo: that commit is rebuilt and interleaved with the
@@ -9,15 +10,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from harness import baselines
-from harness.comparison import Outcome, Row, compare_results, fmt_bytes
 from harness.config import Config
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.measure import measure_commit, measure_pair
+from harness.progress import Progress, quiet
 from harness.results import Result
+from harness.scorecard import Row, Scorecard, fmt_bytes, score
 from harness.stats import compare_exact
 
 
@@ -40,37 +40,38 @@ def _side(repo: Repo, spec: str, config: Config) -> tuple[str | None, Result | N
         ) from None
 
 
-def run_compare(
+def run_abtest(
     repo: Repo,
     a: str,
     b: str,
     config: Config,
     *,
     samples: int | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Outcome:
+    progress: Progress = quiet,
+) -> Scorecard:
+    """Score B against A (see the module doc for what each kind of side costs)."""
     sha_a, stored_a = _side(repo, a, config)
     sha_b, stored_b = _side(repo, b, config)
     if sha_a and sha_b and (stored_b is None):
         ra, rb = measure_pair(repo, sha_a, sha_b, config, samples=samples, progress=progress)
-        outcome = compare_results(ra, rb, config, interleaved=True)
+        card = score(ra, rb, config, interleaved=True)
         if stored_a is not None:
             cmp = compare_exact(
                 stored_a.image.size_bytes,
                 rb.image.size_bytes,
                 threshold=config.compare.size_threshold,
             )
-            outcome.rows.insert(
+            card.rows.insert(
                 1,
                 Row(
                     "image size vs stored baseline",
                     fmt_bytes(stored_a.image.size_bytes),
                     fmt_bytes(rb.image.size_bytes),
-                    cmp.verdict,
+                    cmp.direction,
                     f"baseline {a} recorded on {stored_a.machine.id}",
                 ),
             )
-        return outcome
+        return card
     base = stored_a or measure_commit(repo, sha_a, config, samples=samples, progress=progress)
     cand = stored_b or measure_commit(repo, sha_b, config, samples=samples, progress=progress)
-    return compare_results(base, cand, config, interleaved=False)
+    return score(base, cand, config, interleaved=False)

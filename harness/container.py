@@ -21,7 +21,7 @@ from typing import Any
 from harness.config import Config
 from harness.dockercli import engine
 from harness.errors import HarnessError
-from harness.phaselog import PhaseSummary, summarize
+from harness.phases import PhaseSummary, summarize
 
 
 @dataclass

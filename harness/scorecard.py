@@ -1,9 +1,10 @@
-"""Pure: two Result records -> one row per metric with a verdict, and whether anything is worse.
+"""Pure: two Result records -> a scorecard: one row per metric with a verdict, anything worse?
 
 Rules (README): image size is exact (compared by ratio against size_threshold, and against the
 hard limit / target); start-up ok is exact; start-up time is one sample per side, so it needs both
-a relative and an absolute margin; warm latency is compared statistically (stats.compare) only
-when both sides were measured on this machine -- otherwise it is reported as "unknown".
+a relative and an absolute margin; warm latency is compared statistically
+(stats.compare_samples) only when both sides were measured on this machine -- otherwise it is
+reported as "unknown".
 A crossed hard limit is "worse" whatever the baseline says.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from harness.config import Config
 from harness.results import Result
-from harness.stats import Comparison, compare, compare_exact
+from harness.stats import Comparison, compare_exact, compare_samples
 
 
 @dataclass
@@ -26,7 +27,9 @@ class Row:
 
 
 @dataclass
-class Outcome:
+class Scorecard:
+    """Candidate vs baseline, one row per metric (what `harness compare` prints)."""
+
     baseline: Result
     candidate: Result
     rows: list[Row] = field(default_factory=list)
@@ -69,7 +72,7 @@ def _size_rows(base: Result, cand: Result, config: Config) -> list[Row]:
     rows = []
     cmp = compare_exact(b, c, threshold=t)
     detail = f"ratio {cmp.ratio:.3f} (threshold {t:.0%})" if cmp.ratio else cmp.reason
-    rows.append(Row("image size", fmt_bytes(b), fmt_bytes(c), cmp.verdict, detail))
+    rows.append(Row("image size", fmt_bytes(b), fmt_bytes(c), cmp.direction, detail))
     if c is not None and c > lim.image_hard_bytes:
         rows.append(
             Row(
@@ -94,7 +97,7 @@ def _size_rows(base: Result, cand: Result, config: Config) -> list[Row]:
     if bc is not None or cc is not None:
         cmp = compare_exact(bc, cc, threshold=t)
         detail = f"ratio {cmp.ratio:.3f} (threshold {t:.0%})" if cmp.ratio else cmp.reason
-        rows.append(Row("image compressed", fmt_bytes(bc), fmt_bytes(cc), cmp.verdict, detail))
+        rows.append(Row("image compressed", fmt_bytes(bc), fmt_bytes(cc), cmp.direction, detail))
     return rows
 
 
@@ -156,13 +159,15 @@ def _latency_rows(
     b, c, lim, cc = base.latency, cand.latency, config.limits, config.compare
     rows, stat = [], None
     if here and len(b.samples_s) >= 2 and len(c.samples_s) >= 2:
-        stat = compare(b.samples_s, c.samples_s, threshold=cc.threshold, alpha=cc.alpha)
+        stat = compare_samples(b.samples_s, c.samples_s, threshold=cc.threshold, alpha=cc.alpha)
         detail = (
             f"ratio {stat.ratio:.2f}, 95% CI [{stat.ci_low:.2f}, {stat.ci_high:.2f}], "
             f"p={stat.p_value:.3g}, n={stat.n_baseline}/{stat.n_candidate}"
         )
         rows.append(
-            Row("warm latency p50", fmt_s(b.warm_p50_s), fmt_s(c.warm_p50_s), stat.verdict, detail)
+            Row(
+                "warm latency p50", fmt_s(b.warm_p50_s), fmt_s(c.warm_p50_s), stat.direction, detail
+            )
         )
     else:
         why = "baseline measured on another machine" if not here else "too few samples"
@@ -190,11 +195,9 @@ def _latency_rows(
     return rows, stat
 
 
-def compare_results(
-    base: Result, cand: Result, config: Config, *, interleaved: bool = False
-) -> Outcome:
+def score(base: Result, cand: Result, config: Config, *, interleaved: bool = False) -> Scorecard:
     here = base.machine.id == cand.machine.id
-    out = Outcome(base, cand, interleaved=interleaved, same_machine=here)
+    out = Scorecard(base, cand, interleaved=interleaved, same_machine=here)
     out.rows += _size_rows(base, cand, config)
     out.rows += _startup_rows(base, cand, config, here)
     lat_rows, out.latency = _latency_rows(base, cand, config, here)

@@ -1,0 +1,37 @@
+"""The perf gate's hook: when HEAD is worse than the baseline, bisect baseline..HEAD and say who.
+
+Kept apart from the driver so that `harness.bisect` never imports the reports (which import it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.bisect import run_bisect
+from harness.bisect_report import summary_line, write_reports
+from harness.config import Config
+from harness.errors import HarnessError
+from harness.gitrepo import Repo
+from harness.judgement import Options
+
+
+def bisect_for_gate(
+    repo_path: Path | str,
+    baseline_sha: str,
+    config: Config,
+    *,
+    head: str = "HEAD",
+    checks: tuple[str, ...] = ("startup", "size", "latency"),
+    threshold: float = 0.20,
+) -> str:
+    """Bisect baseline..HEAD, write the reports, return a one-line summary (never raises for a
+    harness failure: that comes back as text, so the gate still prints its own table)."""
+    try:
+        repo = Repo(repo_path)
+        run = run_bisect(
+            repo, baseline_sha, head, config, checks=checks, options=Options(threshold=threshold)
+        )
+    except HarnessError as exc:
+        return f"bisect {baseline_sha[:12]}..{head} could not run: {exc.one_line()}"
+    paths = write_reports(run, config.path(config.measure.results_dir))
+    return f"{summary_line(run)} (report: {paths['md']})"
