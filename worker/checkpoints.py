@@ -11,9 +11,13 @@ CPU; `--arch F5TTS_v1_Base` builds the real architecture (337 M parameters) for 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import tempfile
+import uuid
+from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -37,7 +41,11 @@ TINY_ARCH: dict[str, Any] = {
 CKPT_NAME = "model.safetensors"
 VOCAB_NAME = "vocab.txt"
 VOCODER_DIR = "vocos"
+STAMP_NAME = "fingerprint.json"  # written last: what made the folder (see `fingerprint`)
 SEED = 1234
+MADE_NAMES = {CKPT_NAME, VOCAB_NAME, VOCODER_DIR, STAMP_NAME}
+# Packages whose code decides the files' bytes (random init, state-dict layout, packaged vocab).
+KEY_PACKAGES = ("torch", "f5-tts", "vocos", "safetensors")
 
 # The 24 kHz mel Vocos configuration (the shape of charactr/vocos-mel-24khz).
 VOCOS_CONFIG = """\
@@ -143,31 +151,90 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(f.fileno())
 
 
-def build(out: Path, arch_name: str) -> Path:
-    """Write checkpoint + vocab + vocoder into `out` atomically (temp dir, fsync, rename).
+def fingerprint(arch_name: str) -> dict[str, Any]:
+    """Everything that decides the bytes `build` writes, and its short hash under "key".
 
-    When `out` already exists it is left as it is: a concurrent maker that loses the rename
-    race discards its own copy.
+    This module's own source (the seed, the vocoder config, how the model is made), the arch,
+    and the versions of the packages whose code builds the weights and ships the vocab. A change
+    to any of them gives another key, so a bisect never measures a model made by other code.
     """
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    packages = {}
+    for name in KEY_PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    inputs = {
+        "source_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "arch_name": arch_name,
+        "arch": arch_config(arch_name),
+        "packages": packages,
+    }
+    blob = json.dumps(inputs, sort_keys=True, default=str).encode()
+    return {"key": hashlib.sha256(blob).hexdigest()[:16], **inputs}
+
+
+def build(out: Path, arch_name: str) -> Path:
+    """Make checkpoint + vocab + vocoder for `arch_name` once, and return the folder holding them.
+
+    The files live in `<out>-<key>` (key: `fingerprint`), written atomically (temp dir, fsync,
+    rename) and never changed afterwards; a concurrent maker of the same key loses the rename
+    race and discards its copy. `out` itself becomes a relative symlink to the newest keyed
+    folder, for people and tools that look there; callers load from the returned folder, so
+    another version re-pointing the link cannot change what they load.
+    """
+    stamp = fingerprint(arch_name)
+    real = out.with_name(f"{out.name}-{stamp['key']}")
+    if not (real / STAMP_NAME).is_file():
+        _make(real, arch_name, stamp)
+    _point(out, real)
+    return real
+
+
+def _make(real: Path, arch_name: str, stamp: dict[str, Any]) -> None:
+    real.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{real.name}.", dir=real.parent))
     os.chmod(tmp, 0o755)
     try:
         shutil.copyfile(packaged_vocab(), tmp / VOCAB_NAME)
         write_checkpoint(tmp, arch_config(arch_name), tmp / VOCAB_NAME)
         write_vocoder(tmp / VOCODER_DIR)
+        (tmp / STAMP_NAME).write_text(json.dumps(stamp, indent=2, default=str) + "\n")
         _fsync_tree(tmp)
         try:
-            os.rename(tmp, out)
+            os.rename(tmp, real)
         except OSError:
-            if not out.exists():
+            if not (real / STAMP_NAME).is_file():
                 raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return out
+
+
+def _point(out: Path, real: Path) -> None:
+    """Make `out` a symlink to `real` (best effort: the returned folder is what callers use).
+
+    A real folder at `out` holding only these files was made before keys existed (its model is
+    of unknown code): it is moved aside and removed. Any other folder there is left alone.
+    """
+    if out.is_symlink() and os.readlink(out) == real.name:
+        return
+    link = out.with_name(f".{out.name}.link-{uuid.uuid4().hex}")
+    try:
+        folder = out.is_dir() and not out.is_symlink()
+        if folder and not {p.name for p in out.iterdir()} <= MADE_NAMES:
+            return
+        os.symlink(real.name, link)
+        if folder:
+            stale = out.with_name(f".{out.name}.stale-{uuid.uuid4().hex}")
+            os.rename(out, stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        os.replace(link, out)
+    except OSError:
+        pass
+    finally:
+        if link.is_symlink():
+            link.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="folder to create")
     args = parser.parse_args(argv)
     out = build(args.out, args.arch)
-    print(f"wrote {out}: {CKPT_NAME}, {VOCAB_NAME}, {VOCODER_DIR}/")
+    print(f"wrote {out} (linked from {args.out}): {CKPT_NAME}, {VOCAB_NAME}, {VOCODER_DIR}/")
     return 0
 
 

@@ -60,7 +60,9 @@ def reference(
         )
     else:
         return voice
-    wave = audio.decode_reference(data, field, settings.max_ref_seconds)
+    wave = audio.decode_reference(
+        data, field, settings.max_ref_seconds, max_channels=settings.max_ref_channels
+    )
     text = (req.ref_text or "").strip()
     if not text and transcriber is not None:
         text = transcriber.transcribe(wave, audio.SAMPLE_RATE).strip()

@@ -71,6 +71,7 @@ class Settings:
     max_text_chars: int = 2000  # WORKER_MAX_TEXT_CHARS
     max_ref_bytes: int = 10_000_000  # WORKER_MAX_REF_BYTES
     max_ref_seconds: float = 12.0  # WORKER_MAX_REF_SECONDS: reference audio is clipped to this
+    max_ref_channels: int = 8  # WORKER_MAX_REF_CHANNELS: a reference with more is refused
     url_timeout_s: float = 10.0  # WORKER_URL_TIMEOUT_S
     allow_private_urls: bool = False  # WORKER_ALLOW_PRIVATE_URLS: allow loopback/private URL hosts
     default_nfe: int = 32  # WORKER_DEFAULT_NFE: nfe_step when a request gives none
@@ -99,6 +100,9 @@ class Settings:
             max_text_chars=int(_number(env, "WORKER_MAX_TEXT_CHARS", d.max_text_chars, 1, 1e6)),
             max_ref_bytes=int(_number(env, "WORKER_MAX_REF_BYTES", d.max_ref_bytes, 1e3, 1e9)),
             max_ref_seconds=_number(env, "WORKER_MAX_REF_SECONDS", d.max_ref_seconds, 1, 60),
+            max_ref_channels=int(
+                _number(env, "WORKER_MAX_REF_CHANNELS", d.max_ref_channels, 1, 32)
+            ),
             url_timeout_s=_number(env, "WORKER_URL_TIMEOUT_S", d.url_timeout_s, 0.1, 300),
             allow_private_urls=_bool(env, "WORKER_ALLOW_PRIVATE_URLS", d.allow_private_urls),
             default_nfe=int(_number(env, "WORKER_DEFAULT_NFE", d.default_nfe, 4, 64)),

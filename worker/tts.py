@@ -1,9 +1,11 @@
 """F5-TTS model + vocoder loading and synthesis: the only module that touches torch.
 
 Loading and synthesis go through f5_tts's own code (utils_infer.load_model, load_vocoder,
-chunk_text, infer_batch_process) with local files only. Chunks are synthesised one at a time,
-each seeded from the request seed, because infer_batch_process runs several chunks on threads
-that share torch's global generator (so the same seed would not give the same audio).
+infer_batch_process) with local files only. Text is planned into chunks here (`plan`), split
+where f5_tts's chunk_text splits but valid for every reference length the settings allow.
+Chunks are synthesised one at a time, each seeded from the request seed, because
+infer_batch_process runs several chunks on threads that share torch's global generator (so the
+same seed would not give the same audio).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,11 @@ from worker.settings import Settings
 HOP = 256
 SR = 24_000
 BASE_NAME = "F5TTS_v1_Base"
+# Chunk planning (see chunk_bytes and plan_chunks).
+TOTAL_SECONDS = 22.0  # f5_tts: reference + one chunk of speech last about this long
+MIN_CHUNK_SECONDS = 10.0  # = 22 - 12, what f5_tts leaves after its own 12 s reference clip
+MIN_CHUNK_BYTES, MAX_CHUNK_BYTES = 20, 500
+CLAUSE = re.compile(r"(?<=[;:,.!?])\s+|(?<=[；：，。！？])")  # f5_tts chunk_text's split
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,11 +204,8 @@ class Engine:
         self._lock = threading.Lock()
 
     def plan(self, text: str, ref_text: str, ref_seconds: float, speed: float) -> list[str]:
-        """The text chunks, with f5_tts's own rule: chunks sized so ref + chunk fit ~22 s."""
-        from f5_tts.infer.utils_infer import chunk_text
-
-        max_chars = int(len(ref_text.encode("utf-8")) / ref_seconds * (22 - ref_seconds) * speed)
-        return chunk_text(text, max_chars=max(max_chars, 1))
+        """The text chunks for this request (see `plan`)."""
+        return plan(text, ref_text, ref_seconds, speed)
 
     def synthesize(
         self,
@@ -241,6 +247,83 @@ class Engine:
                 )
                 waves.append(np.atleast_1d(np.asarray(wave, dtype=np.float32)))
         return Synthesis(cross_fade(waves, cross_fade_duration), len(chunks))
+
+
+def chunk_bytes(ref_text: str, ref_seconds: float, speed: float) -> int:
+    """The largest chunk, in UTF-8 bytes, for a reference of `ref_seconds` speaking `ref_text`.
+
+    f5_tts's rule sizes a chunk so that reference + chunk last about TOTAL_SECONDS, at the
+    reference's bytes per second, times speed. Its own pipeline clips references to 12 s, so
+    it never meets a reference of 22 s or more; this worker allows up to 60 s, where the rule
+    reaches zero. Here a chunk always gets at least MIN_CHUNK_SECONDS (the rule is unchanged for
+    references up to 12 s), and the size stays within [MIN_CHUNK_BYTES, MAX_CHUNK_BYTES] so that
+    a ref_text that does not match its audio cannot make one-character or unbounded chunks.
+    """
+    per_second = len(ref_text.encode("utf-8")) / max(ref_seconds, 1e-3)
+    seconds = max(TOTAL_SECONDS - ref_seconds, MIN_CHUNK_SECONDS)
+    return int(min(max(per_second * seconds * speed, MIN_CHUNK_BYTES), MAX_CHUNK_BYTES))
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _pieces(text: str, max_bytes: int) -> Iterator[tuple[str, str]]:
+    """(piece, separator after it): clauses, or the words and slices of a clause too long.
+
+    Every piece holds a non-space character and is at most `max_bytes` long. The separator is
+    f5_tts's: a space after a piece ending in a one-byte character, nothing after CJK
+    punctuation; between the words of a split clause a space, inside a split word nothing.
+    """
+    for clause in CLAUSE.split(text):
+        if not clause.strip():
+            continue
+        end = " " if _size(clause[-1]) == 1 else ""
+        if _size(clause) <= max_bytes:
+            yield clause, end
+            continue
+        words = clause.split()
+        for i, word in enumerate(words):
+            slices = list(_slices(word, max_bytes))
+            for j, part in enumerate(slices):
+                last_slice = j == len(slices) - 1
+                yield part, (end if i == len(words) - 1 else " ") if last_slice else ""
+
+
+def _slices(word: str, max_bytes: int) -> Iterator[str]:
+    """`word` in consecutive slices of at most `max_bytes` UTF-8 bytes (whole characters)."""
+    part = ""
+    for char in word:
+        if part and _size(part + char) > max_bytes:
+            yield part
+            part = ""
+        part += char
+    yield part
+
+
+def plan_chunks(text: str, max_bytes: int) -> list[str]:
+    """`text` in chunks of at most `max_bytes` UTF-8 bytes, split where f5_tts's chunk_text splits.
+
+    Clauses (text after ; : , . ! ? and CJK punctuation) are packed greedily as chunk_text packs
+    them, and give the same chunks when every clause fits. A clause longer than a chunk is split
+    between words, and a word longer than a chunk between characters, so no chunk is ever
+    larger than `max_bytes`, none is empty, and the non-space characters keep their order.
+    """
+    chunks: list[str] = []
+    current = ""
+    for piece, sep in _pieces(text, max_bytes):
+        if current and _size(current) + _size(piece) > max_bytes:
+            chunks.append(current.strip())
+            current = ""
+        current += piece + sep
+    if current.strip():
+        chunks.append(current.strip())
+    return chunks
+
+
+def plan(text: str, ref_text: str, ref_seconds: float, speed: float) -> list[str]:
+    """The chunks a request's text is synthesised in, one model call each."""
+    return plan_chunks(text, chunk_bytes(ref_text, ref_seconds, speed))
 
 
 def normalize_ref_text(text: str) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import http.server
+import ipaddress
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given
@@ -14,6 +16,10 @@ from hypothesis import strategies as st
 
 from worker.fetch import check_url, fetch, forbidden_reason
 from worker.schema import RequestError
+
+# A fetch that should end at its deadline must end within this many seconds. It is not a speed
+# figure: it is how long the test waits before calling the fetch stuck (deadlines here are 0.5 s).
+STUCK_S = 20.0
 
 
 def fixed(*addresses: str):
@@ -46,10 +52,61 @@ def fixed(*addresses: str):
         "::ffff:169.254.169.254",
         "192.0.2.1",
         "255.255.255.255",
+        # IPv6 forms that carry a forbidden IPv4 address
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:c0a8:101:5::9",  # 6to4 of 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "2001:0:7f00:1:8000:63bf:3fff:fdd2",  # Teredo, server 127.0.0.1
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "::127.0.0.1",  # IPv4-compatible
+        "::10.0.0.1",
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        # deprecated site-local
+        "fec0::1",
+        "fec0:1:2:3::4",
+        "feff:ffff::1",
     ],
 )
 def test_non_public_addresses_are_forbidden(address):
     assert forbidden_reason(address)
+
+
+def _teredo(server: ipaddress.IPv4Address, client: ipaddress.IPv4Address) -> str:
+    """A Teredo address (RFC 4380: the client address is stored inverted)."""
+    value = (0x20010000 << 96) | (int(server) << 64) | (0x8000 << 48) | (0x1234 << 32)
+    return str(ipaddress.IPv6Address(value | (int(client) ^ 0xFFFFFFFF)))
+
+
+EMBEDDINGS: dict[str, Callable[[ipaddress.IPv4Address], str]] = {
+    "6to4": lambda v4: str(ipaddress.IPv6Address((0x2002 << 112) | (int(v4) << 80) | 1)),
+    "NAT64": lambda v4: str(ipaddress.IPv6Address((0x64FF9B << 96) | int(v4))),
+    "IPv4-mapped": lambda v4: f"::ffff:{v4}",
+    "IPv4-compatible": lambda v4: f"::{v4}",
+    "Teredo client": lambda v4: _teredo(ipaddress.IPv4Address("65.54.227.120"), v4),
+    "Teredo server": lambda v4: _teredo(v4, ipaddress.IPv4Address("65.54.227.121")),
+}
+FORBIDDEN_V4 = [
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+]  # fmt: skip
+
+
+@hsettings(max_examples=300)
+@given(
+    st.sampled_from(sorted(EMBEDDINGS)),
+    st.sampled_from(FORBIDDEN_V4).flatmap(lambda net: st.ip_addresses(network=net)),
+)
+def test_every_ipv6_form_of_a_forbidden_ipv4_is_refused(form, v4):
+    assert forbidden_reason(str(v4)), v4  # the premise: the IPv4 address itself is refused
+    assert forbidden_reason(EMBEDDINGS[form](v4)), (form, v4)
+
+
+@pytest.mark.parametrize("form", ["6to4", "IPv4-mapped"])
+def test_ipv6_forms_of_a_public_ipv4_pass(form):
+    assert forbidden_reason(EMBEDDINGS[form](ipaddress.IPv4Address("93.184.216.34"))) is None
 
 
 @pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "1.1.1.1"])
@@ -89,6 +146,30 @@ def test_setting_allows_private_hosts():
         8080,
         "10.0.0.5",
     )
+
+
+@pytest.mark.parametrize("port", [22, 25, 6379, 8080, 8443, 1])
+def test_only_ports_80_and_443_without_the_setting(port):
+    url = f"https://cdn.example:{port}/a.wav"
+    with pytest.raises(RequestError) as info:
+        check_url(url, False, fixed("93.184.216.34"))
+    err = info.value
+    assert (err.code, err.field) == ("url_forbidden_port", "ref_audio_url")
+    assert str(port) in err.message and "WORKER_ALLOW_PRIVATE_URLS" in err.message
+    assert check_url(url, True, fixed("93.184.216.34"))[2] == port
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://cdn.example/a",
+        "https://cdn.example:443/a",
+        "http://cdn.example:80/a",
+        "http://cdn.example:443/a",
+    ],
+)
+def test_ports_80_and_443_pass(url):
+    assert check_url(url, False, fixed("93.184.216.34"))[3] == "93.184.216.34"
 
 
 @pytest.mark.parametrize(
@@ -149,6 +230,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/to-file":
             self.send_response(302)
             self.send_header("Location", "file:///etc/passwd")
+            self.end_headers()
+        elif self.path.startswith("/slow-hop/"):  # 0.3 s, then a redirect to the next hop
+            time.sleep(0.3)
+            left = int(self.path.rsplit("/", 1)[1])
+            if left == 0:
+                self._send(404, b"no")
+                return
+            self.send_response(302)
+            self.send_header("Location", f"/slow-hop/{left - 1}")
             self.end_headers()
         elif self.path == "/loop":
             self.send_response(302)
@@ -218,3 +308,99 @@ def test_http_errors(server):
     with pytest.raises(RequestError) as info:
         get(f"{server}/missing")
     assert info.value.code == "url_fetch_failed" and "404" in info.value.message
+
+
+# --- servers that drip: each byte comes well within a socket timeout, the whole never ends ------
+
+
+@pytest.fixture
+def drip() -> Iterator[Callable[[bytes], str]]:
+    """Start a TCP server on 127.0.0.1 that sends `prefix`, then one byte every 50 ms, forever.
+
+    Returns its address as "127.0.0.1:PORT". It stops at the end of the test (or when the client
+    hangs up), so a fetch that ignores its deadline is left waiting, not answered.
+    """
+    stop = threading.Event()
+    listeners: list[socket.socket] = []
+
+    def serve(listener: socket.socket, prefix: bytes) -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=feed, args=(conn, prefix), daemon=True).start()
+
+    def feed(conn: socket.socket, prefix: bytes) -> None:
+        with conn:
+            try:
+                conn.sendall(prefix)
+                while not stop.wait(0.05):
+                    conn.sendall(b"a")
+            except OSError:  # the client hung up
+                return
+
+    def start(prefix: bytes) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+        threading.Thread(target=serve, args=(listener, prefix), daemon=True).start()
+        return f"127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    stop.set()
+    for listener in listeners:
+        listener.close()
+
+
+def outcome(call: Callable[[], bytes]) -> RequestError | bytes:
+    """Run `call` on a thread; its RequestError or result, or fail if it is still stuck."""
+    box: list[RequestError | bytes] = []
+
+    def run() -> None:
+        try:
+            box.append(call())
+        except RequestError as err:
+            box.append(err)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(STUCK_S)
+    assert not thread.is_alive(), (
+        f"a fetch with a 0.5 s deadline was still running after {STUCK_S} s"
+    )
+    return box[0]
+
+
+def test_dripped_headers_end_at_the_deadline(drip):
+    host = drip(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+    err = outcome(lambda: get(f"http://{host}/clip.wav", timeout=0.5))
+    assert isinstance(err, RequestError) and err.code == "url_timeout", err
+    assert "0.5 s" in err.message and "WORKER_URL_TIMEOUT_S" in err.message
+
+
+def test_slow_name_lookup_ends_at_the_deadline():
+    release = threading.Event()
+
+    def slow_resolver(host: str, port: int) -> list[str]:
+        release.wait(STUCK_S * 2)
+        return ["127.0.0.1"]
+
+    try:
+        err = outcome(
+            lambda: fetch(
+                "http://cdn.example/a.wav",
+                max_bytes=1000,
+                timeout=0.5,
+                allow_private=True,
+                resolver=slow_resolver,
+            )
+        )
+    finally:
+        release.set()
+    assert isinstance(err, RequestError) and err.code == "url_timeout", err
+
+
+def test_redirects_share_the_one_deadline(server):
+    """Three hops of 0.3 s each: every hop is within 0.5 s, the chain is not."""
+    err = outcome(lambda: get(f"{server}/slow-hop/3", timeout=0.5))
+    assert isinstance(err, RequestError) and err.code == "url_timeout", err

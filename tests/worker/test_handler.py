@@ -170,11 +170,32 @@ def test_remove_silence_never_lengthens(handler):
          "unsupported_audio"),
         ({"text": SENTENCE, "ref_audio_url": "http://169.254.169.254/", "ref_text": "x"},
          "url_forbidden_host"),
+        ({"text": SENTENCE, "ref_audio_base64": b64(tone(1.5, channels=9)), "ref_text": "x"},
+         "unsupported_audio"),
         ({"text": SENTENCE, "bogus": 1}, "unknown_field"),
     ],
 )  # fmt: skip
 def test_bad_requests_fail_with_codes(handler, fields, code):
     assert error_of(run(handler, **fields))["code"] == code
+
+
+def test_reference_channel_limit_comes_from_the_settings(engine, settings, voice):
+    stereo = b64(tone(1.5, channels=2))
+    one = make_handler(engine, dataclasses.replace(settings, max_ref_channels=1), voice)
+    err = error_of(run(one, text=SENTENCE, ref_audio_base64=stereo, ref_text="A tone."))
+    assert (err["code"], err["field"]) == ("unsupported_audio", "ref_audio_base64")
+    assert "2 channels" in err["message"] and "WORKER_MAX_REF_CHANNELS" in err["message"]
+    assert "audio_base64" in run(one, text=SENTENCE, ref_audio_base64=b64(tone(1.5)), ref_text="A")
+
+
+def test_a_long_reference_is_planned_in_whole_sentences(engine, settings, voice):
+    """A 30 s reference (allowed up to 60 s) used to plan chunks of one clause each."""
+    long = dataclasses.replace(settings, max_ref_seconds=30.0)
+    h = make_handler(engine, long, voice)
+    words = "Go on. " * 12
+    ref_text = "x" * 450  # 15 bytes per second of the 30 s reference
+    out = run(h, text=words, ref_audio_base64=b64(tone(30.0)), ref_text=ref_text, seed=1)
+    assert out["num_chunks"] == 1, out
 
 
 def test_job_without_input_is_a_structured_error(handler):

@@ -193,7 +193,7 @@ def test_test_input_exits_0_and_1_for_a_bad_request(served, volume: Path, tmp_pa
 
 def test_corrupt_checkpoint_exits_16_in_the_model_phase(served, volume: Path, tmp_path: Path):
     broken = tmp_path / "volume"
-    shutil.copytree(volume / "models", broken / "models")
+    shutil.copytree(volume / "models", broken / "models", symlinks=True)  # models/tiny is a link
     ckpt = broken / "models" / "tiny" / "model.safetensors"
     ckpt.write_bytes(ckpt.read_bytes()[:4096])
     out = run_worker(broken, tmp_path / "audit")
@@ -204,7 +204,7 @@ def test_corrupt_checkpoint_exits_16_in_the_model_phase(served, volume: Path, tm
 
 def test_missing_vocab_exits_16(served, volume: Path, tmp_path: Path):
     broken = tmp_path / "volume"
-    shutil.copytree(volume / "models", broken / "models")
+    shutil.copytree(volume / "models", broken / "models", symlinks=True)  # models/tiny is a link
     (broken / "models" / "tiny" / "vocab.txt").unlink()
     out = run_worker(broken, tmp_path / "audit")
     last = phase_lines(out.stdout)[-1]
