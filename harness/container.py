@@ -1,6 +1,9 @@
 """Run one worker container, wait until its API answers, time /runsync requests, read memory.
 
-Ready means `GET /openapi.json` answers 200 (the runpod local API has no /health). Ports are
+Ready means `GET /openapi.json` answers 200 (the runpod local API has no /health). A start that
+never gets ready is tried once more before it counts. Containers carry the labels `harness=worker`,
+`harness.session=<this process>` and `harness.image=<tag>`, and are removed on the way out of
+`start_worker` whatever happens (exceptions, Ctrl-C, SIGTERM turned into one). Ports are
 published on 127.0.0.1 only, on an ephemeral host port, so two workers can run side by side
 (sharing the same volume) and a caller can interleave requests A,B,A,B.
 """
@@ -56,6 +59,19 @@ class RunningWorker:
     host_port: int | None = None
     phases: PhaseSummary = field(default_factory=PhaseSummary)
     log_tail: str = ""
+    retried: dict[str, Any] | None = None  # the first, never-ready attempt when this is the 2nd
+
+    def attempt(self) -> dict[str, Any]:
+        """This start's outcome, as recorded for a retry: exit code, phase, timed out."""
+        return {"exit_code": self.exit_code, "phase": self.phase, "timed_out": self.timed_out}
+
+    def retry_note(self) -> str:
+        """' (retried once; first attempt: ...)' for a retried start, else ''."""
+        if self.retried is None:
+            return ""
+        r = self.retried
+        how = "not ready in time" if r["timed_out"] else f"exit code {r['exit_code']}"
+        return f" (retried once; first attempt: {how}, phase {r['phase']})"
 
     @property
     def phase(self) -> str | None:
@@ -159,13 +175,41 @@ def _volumes(config: Config) -> dict[str, dict[str, str]]:
     return out
 
 
+SESSION = uuid.uuid4().hex[:12]  # this process: its containers carry harness.session=SESSION
+
+
+def remove_session_containers() -> int:
+    """Remove every container this process started (found by its session label); how many.
+
+    The last resort on Ctrl-C/SIGTERM: `start_worker` removes its own on the way out already.
+    """
+    removed = 0
+    with contextlib.suppress(Exception):
+        client = engine()
+        for c in client.containers.list(all=True, filters={"label": f"harness.session={SESSION}"}):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+                removed += 1
+    return removed
+
+
+def _remove(client: Any, name: str, container: Any | None) -> None:
+    """Remove our container: the object we hold, else (created before `run` returned, e.g. an
+    interrupt mid-call) the container of that name, only when it carries our session label."""
+    with contextlib.suppress(Exception):
+        if container is None:
+            found = client.containers.get(name)
+            if found.labels.get("harness.session") != SESSION:
+                return  # a name clash with someone else's container: not ours to remove
+            container = found
+        container.remove(force=True)
+
+
 @contextlib.contextmanager
-def start_worker(
-    image_tag: str, config: Config, *, name: str | None = None, wait: bool = True
-) -> Iterator[RunningWorker]:
-    """Run `image_tag` with the configured args/env/mounts; wait for ready; always remove it."""
+def _run_container(image_tag: str, config: Config, name: str) -> Iterator[RunningWorker]:
+    """One container of `image_tag`, removed on the way out whatever happens (even when the
+    interrupt lands inside `docker run`)."""
     client = engine()
-    name = name or f"harness-{uuid.uuid4().hex[:10]}"
     kwargs: dict[str, Any] = {
         "command": list(config.run.args),
         "name": name,
@@ -173,20 +217,45 @@ def start_worker(
         "environment": dict(config.run.env),
         "volumes": _volumes(config),
         "network": config.run.network,
-        "labels": {"harness": "probe"},
+        "labels": {"harness": "worker", "harness.session": SESSION, "harness.image": image_tag},
     }
     if config.run.network != "none":
         kwargs["ports"] = {f"{config.run.port}/tcp": ("127.0.0.1", None)}
     if config.run.memory_limit:
         kwargs["mem_limit"] = config.run.memory_limit
-    started = time.monotonic()
-    container = client.containers.run(image_tag, **kwargs)
-    worker = RunningWorker(container, config, started)
+    container = None
+    worker: RunningWorker | None = None
     try:
-        if wait:
-            worker.wait_ready(config.run.ready_timeout_s)
+        started = time.monotonic()
+        container = client.containers.run(image_tag, **kwargs)
+        worker = RunningWorker(container, config, started)
         yield worker
     finally:
-        worker.refresh_logs()
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
+        if worker is not None:
+            worker.refresh_logs()
+        _remove(client, name, container)
+
+
+@contextlib.contextmanager
+def start_worker(
+    image_tag: str, config: Config, *, name: str | None = None, wait: bool = True
+) -> Iterator[RunningWorker]:
+    """Run `image_tag` with the configured args/env/mounts; wait for ready; always remove it.
+
+    With `wait`, a start that never gets ready (exited, or not ready in run.ready_timeout_s) is
+    tried once more in a fresh container before it is handed back not ready; `worker.retried`
+    then holds the first attempt (exit code, phase, timed out). A worker that got ready on the
+    second try carries it too.
+    """
+    name = name or f"harness-{uuid.uuid4().hex[:10]}"
+    with _run_container(image_tag, config, name) as worker:
+        if wait:
+            worker.wait_ready(config.run.ready_timeout_s)
+        if worker.ready or not wait:
+            yield worker
+            return
+        first = worker.attempt()
+    with _run_container(image_tag, config, f"{name}-retry") as worker:
+        worker.retried = first
+        worker.wait_ready(config.run.ready_timeout_s)
+        yield worker

@@ -12,6 +12,7 @@ from harness.bisect_report import summary_line, write_reports
 from harness.config import Config
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
+from harness.interrupts import sigterm_unwinds
 from harness.judgement import Options
 
 
@@ -27,10 +28,10 @@ def bisect_for_gate(
     """Bisect baseline..HEAD, write the reports, return a one-line summary (never raises for a
     harness failure: that comes back as text, so the gate still prints its own table)."""
     try:
-        repo = Repo(repo_path)
-        run = run_bisect(
-            repo, baseline_sha, head, config, checks=checks, options=Options(threshold=threshold)
-        )
+        with sigterm_unwinds():  # a stopped gate removes its containers (finally blocks)
+            repo = Repo(repo_path)
+            opts = Options(threshold=threshold)
+            run = run_bisect(repo, baseline_sha, head, config, checks=checks, options=opts)
     except HarnessError as exc:
         return f"bisect {baseline_sha[:12]}..{head} could not run: {exc.one_line()}"
     paths = write_reports(run, config.path(config.measure.results_dir))

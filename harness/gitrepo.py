@@ -3,12 +3,12 @@
 Nothing here touches the worktree, the index, HEAD or a bisect in progress: commits are read by
 object name and exported into a folder the caller owns. History (revisions, the first-parent
 range, changed files, file contents, trees) is read with gitpython's object model; the export
-is `git archive` (plumbing gitpython has no object API for), unpacked with tarfile.
+is `git archive` (plumbing gitpython has no object API for), streamed into tarfile's `data`
+filter within bounds.
 """
 
 from __future__ import annotations
 
-import io
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,45 @@ from harness.errors import HarnessError
 # What gitpython raises for a name that is not a commit (bad syntax, missing, not a commit).
 # rev-parse through the CLI fallback exits non-zero (GitCommandError) for the same cases.
 _UNRESOLVED = (BadName, BadObject, ODBError, ValueError, IndexError, TypeError, GitCommandError)
+
+
+EXPORT_MAX_BYTES = 8 * 1024**3  # file content of one exported tree
+EXPORT_MAX_MEMBERS = 500_000  # files, folders and links of one exported tree
+
+
+class _Budget:
+    """tarfile filter for exports: counts members and bytes against the bounds, then applies
+    tarfile's `data` filter (no absolute or escaping paths or links, no devices, no setuid)."""
+
+    def __init__(self, sha: str, max_bytes: int, max_members: int) -> None:
+        self.sha = sha
+        self.max_bytes = max_bytes
+        self.max_members = max_members
+        self.bytes = 0
+        self.members = 0
+
+    def __call__(self, member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+        self.members += 1
+        self.bytes += max(member.size, 0)
+        hint = "the harness exports trees of bounded size; build that commit by hand"
+        if self.members > self.max_members:
+            raise HarnessError(
+                f"the tree of {self.sha[:12]} has more than {self.max_members} files", "build", hint
+            )
+        if self.bytes > self.max_bytes:
+            raise HarnessError(
+                f"the tree of {self.sha[:12]} holds more than {self.max_bytes} bytes", "build", hint
+            )
+        try:
+            return tarfile.data_filter(member, dest)
+        except tarfile.FilterError as exc:
+            target = f" -> {member.linkname}" if member.issym() or member.islnk() else ""
+            raise HarnessError(
+                f"{member.name}{target} at {self.sha[:12]} is refused: {exc}",
+                "build",
+                "the harness exports no link that points outside the tree "
+                "(a commit must not reach the host)",
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -141,6 +180,20 @@ class Repo:
             )
         return sub.hexsha
 
+    def symlink_on_path(self, sha: str, parts: tuple[str, ...]) -> str | None:
+        """The first prefix of the path `parts` that is a symlink at `sha` (None: no link)."""
+        obj: git.Object = self._commit(sha).tree
+        for i, part in enumerate(parts):
+            if not isinstance(obj, git.Tree):
+                return None
+            try:
+                obj = obj / part
+            except KeyError:
+                return None
+            if isinstance(obj, git.Blob) and obj.mode == git.Blob.link_mode:
+                return "/".join(parts[: i + 1])
+        return None
+
     def read_file(self, sha: str, path: str) -> bytes | None:
         """A file's bytes at commit `sha`, or None when it does not exist there."""
         try:
@@ -151,14 +204,40 @@ class Repo:
             return None
         return blob.data_stream.read()
 
-    def export(self, sha: str, dest: Path) -> Path:
-        """Write the tree of `sha` into `dest` (created) with `git archive`; returns `dest`."""
+    def export(
+        self,
+        sha: str,
+        dest: Path,
+        *,
+        max_bytes: int = EXPORT_MAX_BYTES,
+        max_members: int = EXPORT_MAX_MEMBERS,
+    ) -> Path:
+        """Write the tree of `sha` into `dest` (created) with `git archive`; returns `dest`.
+
+        The archive is streamed from git (never held whole) and unpacked with tarfile's `data`
+        filter, so no member lands outside `dest` and no link points out of it (such a tree is
+        refused, kind build, naming the link). More than `max_members` entries or `max_bytes`
+        of content is refused before the member that crosses the bound is written.
+        """
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
         commit = self._commit(sha)
-        data = self._git.git.archive("--format=tar", commit.hexsha, stdout_as_string=False)
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            tar.extractall(dest, filter="tar")
+        budget = _Budget(commit.hexsha, max_bytes, max_members)
+        handle = self._git.git.archive("--format=tar", commit.hexsha, as_process=True)
+        proc = handle.proc
+        try:
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+                tar.extractall(dest, filter=budget)
+        except tarfile.TarError as exc:
+            raise HarnessError(
+                f"could not unpack the tree of {commit.hexsha[:12]} ({exc})",
+                "build",
+                "check `git archive` on that commit",
+            ) from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()  # stopped early (a bound, an error): git need not finish the stream
+            proc.wait()
         return dest
 
     def changed_files(self, sha: str) -> list[str]:

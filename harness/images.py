@@ -8,19 +8,25 @@ whose key matches an existing image only gets a new tag, nothing is built.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import queue
+import signal
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from harness import dockerfile as df
+from harness.buildcontext import prepare_context, refuse_links
 from harness.config import Config
 from harness.dockercli import buildkit_cli, engine
 from harness.errors import HarnessError
@@ -117,28 +123,75 @@ def _secret_args(config: Config) -> list[str]:
     return out
 
 
+def _pump(stream: IO[str], out: queue.Queue[str | None]) -> None:
+    """Copy lines from the build's output into `out`; None marks the end."""
+    try:
+        for line in stream:
+            out.put(line.rstrip("\n"))
+    finally:
+        out.put(None)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Kill the build and everything it started (it leads its own process group)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def _run_build(cmd: list[str], timeout_s: float, progress: Progress) -> tuple[int, list[str]]:
+    """Run the build; its lines go to `progress`. The deadline holds whether or not it prints:
+    lines are read by a thread and waited for with a timeout, and at the deadline (or on any
+    exception, Ctrl-C or SIGTERM here) the build's whole process group is killed."""
     env = {**os.environ, "DOCKER_BUILDKIT": "1"}
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        start_new_session=True,
     )
+    assert proc.stdout is not None
+    lines_in: queue.Queue[str | None] = queue.Queue()
+    reader = threading.Thread(target=_pump, args=(proc.stdout, lines_in), daemon=True)
+    reader.start()
     lines: list[str] = []
     deadline = time.monotonic() + timeout_s
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line.rstrip("\n"))
-        progress(line.rstrip("\n"))
-        if time.monotonic() > deadline:
-            proc.kill()
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _kill_group(proc)
+                lines.append(f"harness: build killed after {timeout_s:.0f} s (build.timeout_s)")
+                break
+            try:
+                line = lines_in.get(timeout=min(left, 1.0))
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            lines.append(line)
+            progress(line)
+        try:  # output closed: the build should be ending; the deadline still holds
+            code = proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
             lines.append(f"harness: build killed after {timeout_s:.0f} s (build.timeout_s)")
-            break
-    return proc.wait(), lines
+            code = proc.wait()
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc)
+            proc.wait()
+    reader.join(timeout=5)
+    return code, lines
 
 
 def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = quiet) -> ImageInfo:
     """The image for commit `sha`: reused by cache key, else built from a `git archive` export."""
     commit = repo.resolve(sha)
     bc = config.build
+    refuse_links(repo, commit.sha, config)  # before the cache: such a commit never builds
     text_bytes = repo.read_file(commit.sha, bc.dockerfile)
     if text_bytes is None:
         raise HarnessError(
@@ -161,15 +214,15 @@ def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = qu
 
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="harness-build-") as tmp:
-        root = repo.export(commit.sha, Path(tmp) / "src")
-        dockerfile_path = root / bc.dockerfile
-        dockerfile_path.write_text(df.rewrite_from(text, bc.base_images))
+        dockerfile_path, context = prepare_context(
+            repo, commit.sha, config, df.rewrite_from(text, bc.base_images), Path(tmp) / "src"
+        )
         cmd = [buildkit_cli(bc.docker), "build", "--progress=plain", "-f", str(dockerfile_path)]
         cmd += ["--label", f"{LABEL}={key}", "--label", f"harness.commit={commit.sha}", "-t", tag]
         for name, value in args.items():
             cmd += ["--build-arg", f"{name}={value}"]
         cmd += _secret_args(config)
-        cmd.append(str(root / bc.context))
+        cmd.append(str(context))
         code, lines = _run_build(cmd, bc.timeout_s, progress)
     if code != 0:
         tail = "\n".join(lines[-40:])

@@ -3,7 +3,9 @@
 `Judge.judge(check, sha, reference)` is the one public way in; each check has a method that
 returns a typed `Finding`. What each check calls bad (a commit that cannot be judged is SKIP):
 - build:   the image does not build.
-- startup: the worker is not ready (exit code and phase recorded). Unbuildable: SKIP.
+- startup: the worker is not ready, twice: a never-ready start is retried once in a fresh
+           container (exit code and phase recorded, and the first attempt's under `retried`).
+           Unbuildable: SKIP.
 - size:    the image is larger than the reference's by more than `size_threshold`, or over the
            hard limit (limits.image_hard_bytes). Unbuildable: SKIP.
 - latency: warm /runsync latency is worse than the reference's by more than `threshold`, from
@@ -157,11 +159,13 @@ class Judge:
                 "ready_s": worker.ready_s,
                 "exit_code": worker.exit_code,
                 "phase": worker.phase,
+                "retried": worker.retried,
             }
+            note = worker.retry_note()
             if worker.ready:
-                return Finding(Verdict.GOOD, f"ready in {worker.ready_s:.2f} s", figures)
+                return Finding(Verdict.GOOD, f"ready in {worker.ready_s:.2f} s{note}", figures)
             figures["log_tail"] = (worker.log_tail or "")[-800:]
-        why = f"not ready: exit code {worker.exit_code}, phase {worker.phase}"
+        why = f"not ready: exit code {worker.exit_code}, phase {worker.phase}{note}"
         return Finding(Verdict.BAD, why, figures)
 
     def _size(self, sha: str, reference: str, n: int | None) -> Finding:
@@ -208,7 +212,8 @@ class Judge:
         """The good end is judged on its own: it must start and answer."""
         with start_worker(info.tag, self.config, name=f"bisect-refcheck-{info.tag[-12:]}") as w:
             if not w.ready:
-                return Finding(Verdict.SKIP, f"not ready (exit {w.exit_code}, phase {w.phase})")
+                why = f"not ready (exit {w.exit_code}, phase {w.phase}){w.retry_note()}"
+                return Finding(Verdict.SKIP, why)
             sample = w.request(self.payloads()[0])
             if not sample.ok:
                 return Finding(Verdict.SKIP, f"request failed ({sample.status})")

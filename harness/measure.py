@@ -145,6 +145,7 @@ def startup_into(result: Result, worker: RunningWorker) -> None:
         timed_out=worker.timed_out,
         phases=ph.records,
         log_tail=None if worker.ready else worker.log_tail,
+        retried=worker.retried,
     )
 
 
@@ -158,7 +159,7 @@ def never_ready_error(result: Result, worker: RunningWorker, config: Config) -> 
     where = f" in phase {st.phase!r}" if st.phase else ""
     cause = f": {phases.cause}" if phases.cause else ""
     last = (worker.log_tail.strip().splitlines() or [""])[-1][:200]
-    message = f"container for {result.commit.sha[:12]} {what}{where}{cause}"
+    message = f"container for {result.commit.sha[:12]} {what}{where}{cause}{worker.retry_note()}"
     if phases.failed is None and last:
         message += f" (last log line: {last})"
     hint = phases.remedy or "read startup.log_tail in the stored result"
@@ -191,6 +192,12 @@ def request_error(result: Result, sample: RequestSample) -> HarnessError:
     )
 
 
+def _one_attempt(result: Result) -> bool:
+    """A stored never-ready failure judged from a single start (stored before retries)."""
+    kind = (result.error or {}).get("kind")
+    return kind == "never_ready" and result.startup.retried is None
+
+
 def measure_commit(
     repo: Repo,
     rev: str,
@@ -206,6 +213,9 @@ def measure_commit(
     store = store or default_store(config)
     if not force:
         cached = store.load(commit.sha, config.fingerprint())
+        if cached is not None and _one_attempt(cached):
+            progress(f"{commit.short}: stored never-ready record predates retries; measuring")
+            cached = None
         if cached is not None:
             progress(f"{commit.short}: stored result {store.path(commit.sha)}")
             if cached.error:

@@ -68,6 +68,8 @@ class StartupRecord(BaseModel):
     phases: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
     log_tail: str | None = None
+    # the first attempt (exit_code, phase, timed_out) when it never got ready and was retried
+    retried: dict[str, Any] | None = None
 
 
 class LatencyRecord(BaseModel):

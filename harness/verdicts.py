@@ -3,7 +3,8 @@
 Layout: <results_dir>/bisect-cache/<check>/<sha12>-<digest>.json, where the digest covers the
 check, the full sha, the reference commit, the options that change what the verdict means
 (`Options.params`) and the config fingerprint. A file that is missing, unreadable or not a
-judgement is a miss (measured again), never an error.
+judgement is a miss (measured again), never an error. So is a start-up BAD verdict with no
+`retried` figure: it was judged from one attempt, before never-ready starts were retried.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from harness.atomic import write_atomic
 from harness.config import Config
 from harness.judgement import Judgement
+from harness.search import Verdict
 
 
 class VerdictCache:
@@ -44,6 +46,8 @@ class VerdictCache:
             return None  # absent or unreadable: measure again
         if (found.check, found.sha, found.reference) != (check, sha, reference):
             return None  # a file copied or renamed into the wrong place
+        if check == "startup" and found.verdict == Verdict.BAD and not found.figures.get("retried"):
+            return None  # judged before never-ready starts were retried once: judge again
         found.cached = True
         return found
 

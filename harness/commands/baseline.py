@@ -12,6 +12,7 @@ from harness.commands.common import (
     ConfigOpt,
     RepoOpt,
     SamplesOpt,
+    TrustOpt,
     command_config,
     handle_errors,
     out,
@@ -39,11 +40,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         repo: RepoOpt = Path("."),
         config: ConfigOpt = None,
+        trust_repo_config: TrustOpt = False,
         samples: SamplesOpt = None,
         force: Annotated[bool, typer.Option("--force", help="re-measure even if stored")] = False,
     ) -> None:
         """Measure REV (or reuse its stored result) and write baselines/NAME.json."""
-        cfg = command_config(config, repo)
+        cfg = command_config(config, repo, trust_repo_config)
         name = baselines.check_name(name or default_name())
         with progress() as say:
             result = measure_commit(

@@ -4,7 +4,6 @@ latency on the first-parent line, without touching the worktree, index, HEAD or 
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +13,7 @@ from rich.console import Console
 
 from harness.bisect import run_bisect
 from harness.bisect_report import print_table, write_reports
-from harness.commands.common import ConfigOpt, command_config
+from harness.commands.common import ConfigOpt, TrustOpt, command_config, stoppable
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.judgement import CHECKS, Options
@@ -35,21 +34,13 @@ def parse_checks(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def stop_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so running worker containers are removed (finally blocks)."""
-    signal.signal(signal.SIGTERM, _interrupt)
-
-
 def bisect_command(
     good: Annotated[str, typer.Option("--good", help="a commit where the check passes")],
     bad: Annotated[str, typer.Option("--bad", help="a later commit where it fails")],
     check: Annotated[str, typer.Option(help=f"one of {', '.join(CHECK_CHOICES)}")] = "all",
     repo: Annotated[Path, typer.Option(help="the git repository to bisect")] = Path("."),
     config: ConfigOpt = None,
+    trust_repo_config: TrustOpt = False,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     threshold: Annotated[float, typer.Option(help="latency: worse by more than this")] = 0.2,
     size_threshold: Annotated[float, typer.Option(help="size: larger by more than this")] = 0.1,
@@ -74,12 +65,12 @@ def bisect_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     err = Console(stderr=True)
-    stop_on_sigterm()
     try:
-        r = Repo(repo)
-        cfg = command_config(config, repo)
-        run = run_bisect(r, good, bad, cfg, checks=checks, options=options, progress=err.print)
-        paths = write_reports(run, cfg.path(cfg.measure.results_dir))
+        with stoppable():  # Ctrl-C / SIGTERM: containers removed, exit 130 / 143
+            r = Repo(repo)
+            cfg = command_config(config, repo, trust_repo_config)
+            run = run_bisect(r, good, bad, cfg, checks=checks, options=options, progress=err.print)
+            paths = write_reports(run, cfg.path(cfg.measure.results_dir))
     except HarnessError as exc:
         typer.echo(exc.one_line(), err=True)
         raise typer.Exit(exc.exit_code) from None

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from harness.commands.common import ConfigOpt, RepoOpt, command_config, handle_errors, out, progress
+from harness.commands.common import (
+    ConfigOpt,
+    RepoOpt,
+    TrustOpt,
+    command_config,
+    handle_errors,
+    out,
+    progress,
+)
 from harness.gitrepo import Repo
 from harness.images import build_image
 from harness.scorecard import fmt_bytes
@@ -20,9 +28,10 @@ def register(app: typer.Typer) -> None:
         rev: Annotated[str, typer.Argument(help="commit, tag or branch")] = "HEAD",
         repo: RepoOpt = Path("."),
         config: ConfigOpt = None,
+        trust_repo_config: TrustOpt = False,
     ) -> None:
         """Build the worker image for REV from `git archive` (reused when its cache key matches)."""
-        cfg = command_config(config, repo)
+        cfg = command_config(config, repo, trust_repo_config)
         r = Repo(repo)
         with progress() as say:
             info = build_image(r, rev, cfg, progress=say)

@@ -16,8 +16,7 @@ import typer
 from rich.console import Console
 
 from harness.bisect import CHECK_EXIT, CHECK_HARNESS_FAILURE, check_commit
-from harness.commands.bisect import stop_on_sigterm
-from harness.commands.common import ConfigOpt, command_config
+from harness.commands.common import ConfigOpt, TrustOpt, command_config, stoppable
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.judgement import CHECKS, Options
@@ -29,22 +28,22 @@ def check_command(
     good: Annotated[str | None, typer.Option(help="reference for size/latency/cold")] = None,
     repo: Annotated[Path, typer.Option(help="the git repository")] = Path("."),
     config: ConfigOpt = None,
+    trust_repo_config: TrustOpt = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
     threshold: Annotated[float, typer.Option(help="latency: worse by more than this")] = 0.2,
     size_threshold: Annotated[float, typer.Option(help="size: larger by more than this")] = 0.1,
     force: Annotated[bool, typer.Option(help="ignore a cached verdict")] = False,
 ) -> None:
     """Judge one commit: exit 0 good, 1 bad, 125 skip, >= 128 harness failure."""
-    stop_on_sigterm()
     if check not in CHECKS:
         typer.echo(f"error: unknown check {check!r}; use one of {', '.join(CHECKS)}", err=True)
         raise typer.Exit(CHECK_HARNESS_FAILURE)
     try:
         options = Options(threshold=threshold, size_threshold=size_threshold, force=force)
         r = Repo(repo)
-        judgement = check_commit(
-            r, rev, check, command_config(config, repo), good=good, options=options
-        )
+        cfg = command_config(config, repo, trust_repo_config)
+        with stoppable():  # Ctrl-C / SIGTERM: 130 / 143, which abort a `git bisect run`
+            judgement = check_commit(r, rev, check, cfg, good=good, options=options)
     except ValueError as exc:  # bad option values
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(CHECK_HARNESS_FAILURE) from None

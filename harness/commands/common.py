@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness.config import Config, load_config
+from harness.container import remove_session_containers
 from harness.errors import HarnessError
+from harness.interrupts import Terminated, sigterm_unwinds
 from harness.progress import Progress
 
 out = Console()
@@ -28,26 +30,43 @@ ConfigOpt = Annotated[
         "--config", help="harness.toml (default: ./harness.toml if present, else the defaults)"
     ),
 ]
+TrustOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-repo-config",
+        help="use the harness.toml inside --repo (it can act on this host: docs/harness.md)",
+    ),
+]
 CONFIG_FILE = "harness.toml"
 SamplesOpt = Annotated[
     int | None, typer.Option("--samples", min=1, help="warm requests (default: config, 10)")
 ]
 
 
-def command_config(config: Path | None, repo: Path) -> Config:
-    """The config of every command: `--config`, else ./harness.toml, else the defaults.
+def command_config(config: Path | None, repo: Path, trust_repo_config: bool = False) -> Config:
+    """The config of every command: `--config`, else (with `--trust-repo-config`) the
+    harness.toml of the repository under test, else ./harness.toml, else the defaults.
 
-    The current folder's file, never the file of the repository under test: a config chooses
-    the docker CLI, host mounts and build secrets, so a repository named with --repo (perhaps
+    The repository's own file only when asked for: a config chooses the docker CLI, host
+    mounts, secrets, network and environment, so a repository named with --repo (perhaps
     someone else's) does not get to choose them. When that repository has its own harness.toml
     and it is not the one in use, say so on stderr and how to use it.
     """
-    cfg = load_config(config)
     own = Path(repo).expanduser().resolve() / CONFIG_FILE
+    if config is None and trust_repo_config:
+        if not own.is_file():
+            raise HarnessError(
+                f"--trust-repo-config: no harness.toml in {own.parent}",
+                "config",
+                "drop --trust-repo-config, or pass --config PATH",
+            )
+        config = own
+    cfg = load_config(config)
     used = Path(config).resolve() if config is not None else Path.cwd().resolve() / CONFIG_FILE
     if own.is_file() and own != used:
         err.print(
-            f"harness: note: {own} is not used (pass --config {own} to use it)",
+            f"harness: note: {own} is not used (pass --config {own} or --trust-repo-config to"
+            " use it; a config can act on this host, see docs/harness.md)",
             markup=False,
             highlight=False,
             style="dim",
@@ -56,12 +75,14 @@ def command_config(config: Path | None, repo: Path) -> Config:
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a HarnessError into one line on stderr and its exit code."""
+    """Turn a HarnessError into one line on stderr and its exit code; SIGTERM and Ctrl-C
+    unwind (see `stoppable`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with stoppable():
+                return fn(*args, **kwargs)
         except HarnessError as exc:
             err.print(exc.one_line(), markup=False, highlight=False, soft_wrap=True)
             if exc.partial is not None and getattr(exc.partial, "commit", None) is not None:
@@ -69,6 +90,26 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def stoppable() -> Iterator[None]:
+    """Run a command so that Ctrl-C and SIGTERM remove its containers and builds on the way out
+    (every `finally` runs; containers this process labelled are removed as a last resort), then
+    exit 128 + the signal number: 130 for Ctrl-C, 143 for SIGTERM."""
+    with sigterm_unwinds():
+        try:
+            yield
+        except KeyboardInterrupt as exc:
+            left = remove_session_containers()
+            what = "SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+            err.print(
+                f"harness: stopped ({what}); its containers are removed"
+                + (f" ({left} found by label)" if left else ""),
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from harness.commands.common import (
     ConfigOpt,
     RepoOpt,
     SamplesOpt,
+    TrustOpt,
     command_config,
     handle_errors,
     out,
@@ -30,12 +31,13 @@ def register(app: typer.Typer) -> None:
         b: Annotated[str, typer.Argument(help="candidate: a revision or a baseline name")],
         repo: RepoOpt = Path("."),
         config: ConfigOpt = None,
+        trust_repo_config: TrustOpt = False,
         samples: SamplesOpt = None,
         markdown: Annotated[bool, typer.Option("--markdown", help="Markdown for CI")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="rows as JSON")] = False,
     ) -> None:
         """Compare B against A; exit code 3 when anything is worse or a hard limit is crossed."""
-        cfg = command_config(config, repo)
+        cfg = command_config(config, repo, trust_repo_config)
         with progress() as say:
             card = run_abtest(Repo(repo), a, b, cfg, samples=samples, progress=say)
         if markdown:

@@ -11,6 +11,7 @@ from harness.commands.common import (
     ConfigOpt,
     RepoOpt,
     SamplesOpt,
+    TrustOpt,
     command_config,
     handle_errors,
     out,
@@ -29,12 +30,13 @@ def register(app: typer.Typer) -> None:
         rev: Annotated[str, typer.Argument(help="commit, tag or branch")] = "HEAD",
         repo: RepoOpt = Path("."),
         config: ConfigOpt = None,
+        trust_repo_config: TrustOpt = False,
         as_json: Annotated[bool, typer.Option("--json", help="print the result record")] = False,
         samples: SamplesOpt = None,
         force: Annotated[bool, typer.Option("--force", help="measure even if stored")] = False,
     ) -> None:
         """Measure REV: image size and layers, start-up, first and warm /runsync latency."""
-        cfg = command_config(config, repo)
+        cfg = command_config(config, repo, trust_repo_config)
         r = Repo(repo)
         try:
             with progress() as say:

@@ -110,3 +110,42 @@ def test_config_default_is_the_current_folders_never_the_bisected_repos(
         cli_app, [*args, "--repo", str(repo), "--config", str(repo / "harness.toml")]
     )
     assert res.exit_code == (128 + 10 if command == "check" else 10), res.output
+
+
+TRUST_ARGS = {
+    "bisect": (["bisect", "--good", "HEAD", "--bad", "HEAD"], 4),
+    "check": (["check", "nope", "--check", "build"], 128 + 4),
+    "build": (["build", "nope"], 4),
+    "measure": (["measure", "nope"], 4),
+    "compare": (["compare", "nope", "HEAD"], None),
+    "baseline": (["baseline", "record", "nope", "--name", "x"], 4),
+}
+
+
+@pytest.mark.parametrize("command", sorted(TRUST_ARGS))
+def test_trust_repo_config_reads_the_repos_own_file(
+    repo: Path, tmp_path: Path, monkeypatch, command: str
+) -> None:
+    """`--trust-repo-config` (every command) reads <repo>/harness.toml; without it the file is
+    left alone and the note names both ways to use it."""
+    (repo / "harness.toml").write_text("[run]\nprot = 1\n")  # a config error (exit 10) if read
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    args, plain_code = TRUST_ARGS[command]
+    check = command == "check"
+    res = CliRunner().invoke(cli_app, [*args, "--repo", str(repo)])
+    assert res.exit_code != (128 + 10 if check else 10), res.output
+    if plain_code is not None:
+        assert res.exit_code == plain_code, res.output
+    assert "--trust-repo-config" in " ".join(res.output.split()), res.output
+    res = CliRunner().invoke(cli_app, [*args, "--repo", str(repo), "--trust-repo-config"])
+    assert res.exit_code == (128 + 10 if check else 10), res.output
+    assert "prot" in res.output
+
+
+def test_trust_repo_config_without_a_file_is_a_config_error(repo: Path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli_app, ["build", "HEAD", "--repo", str(repo), "--trust-repo-config"])
+    assert res.exit_code == 10, res.output
+    assert "no harness.toml" in res.output

@@ -222,3 +222,19 @@ def test_resume_answers_every_step_from_the_cache(tmp_path, monkeypatch, first_b
     with pytest.raises(HarnessError) as info:
         run_bisect(repo, shas[0], shas[-1], config, checks=("build",), options=Options(force=True))
     assert info.value.kind == "docker"
+
+
+def test_a_startup_bad_from_one_attempt_is_judged_again(tmp_path: Path) -> None:
+    """Start-up BAD verdicts stored before never-ready starts were retried are not trusted;
+    one that records its retry, and any GOOD one, are."""
+    cache = VerdictCache(tmp_path, "fp")
+    once = judgement(check="startup", reason="not ready: exit code 3", figures={"exit_code": 3})
+    cache.put(once, {})
+    assert cache.get("startup", SHA, REF, {}) is None
+    first = {"exit_code": 3, "phase": "serve", "timed_out": False}
+    twice = replace(once, figures={"exit_code": 3, "retried": first})
+    cache.put(twice, {})
+    assert cache.get("startup", SHA, REF, {}).figures["retried"] == first
+    good = replace(once, verdict=Verdict.GOOD, reason="ready in 3 s", figures={"retried": None})
+    cache.put(good, {})
+    assert cache.get("startup", SHA, REF, {}).verdict == Verdict.GOOD
