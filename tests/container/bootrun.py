@@ -106,5 +106,13 @@ class Env:
         return Result(proc.returncode, out, err)
 
     def venv_dirs(self) -> list[Path]:
+        """Entries of <volume>/venvs other than the leases folder."""
         venvs = self.volume / "venvs"
-        return sorted(p for p in venvs.iterdir()) if venvs.exists() else []
+        if not venvs.exists():
+            return []
+        return sorted(p for p in venvs.iterdir() if p.name != ".leases")
+
+    def leases(self) -> list[str]:
+        """Lease files on the volume, as <key>/<holder>.<kind>."""
+        root = self.volume / "venvs" / ".leases"
+        return sorted(f"{p.parent.name}/{p.name}" for p in root.glob("*/*") if p.is_file())

@@ -19,6 +19,7 @@ from harness.dockercli import buildkit_cli
 from tests.netutil import free_port
 from worker import boot
 from worker.phases import parse_line
+from worker.sweep import KEY_RE, MARKER
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = os.environ.get("BASE_IMAGE", "local/python:3.11-slim-bookworm")
@@ -114,6 +115,15 @@ class Container:
     def kill(self) -> None:
         subprocess.run(["docker", "kill", self.name], capture_output=True)
 
+    def pause(self) -> None:
+        """Freeze every process of the container (cgroup freezer), like a SIGSTOP."""
+        res = subprocess.run(["docker", "pause", self.name], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+
+    def unpause(self) -> None:
+        res = subprocess.run(["docker", "unpause", self.name], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+
     def remove(self) -> None:
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
 
@@ -154,6 +164,8 @@ def run(
     serve: bool = False,
     args: Sequence[str] = (),
     wheelhouse: bool = False,
+    hostname: str | None = None,
+    tmpfs: str | None = None,
 ) -> Container:
     """Start a detached container (labelled for clean-up). serve=True publishes the runpod local
     API on 127.0.0.1 only (the worker binds 0.0.0.0 inside)."""
@@ -163,6 +175,10 @@ def run(
         cmd += ["-v", f"{volume}:/runpod-volume"]
     for m in mounts:
         cmd += ["--mount", m]
+    if tmpfs:  # --tmpfs takes raw mount options (nr_inodes=...), --mount does not
+        cmd += ["--tmpfs", tmpfs]
+    if hostname:
+        cmd += ["--hostname", hostname]
     if wheelhouse:
         cmd += ["-v", f"{WHEELHOUSE}:/wheels:ro", "-e", "PIP_NO_INDEX=1"]
         cmd += ["-e", "PIP_FIND_LINKS=/wheels"]
@@ -218,9 +234,11 @@ def volume_problems(volume: Path, allow_leftovers: bool = False) -> list[str]:
     if not venvs.exists():
         return problems
     for p in venvs.iterdir():
-        if boot.KEY_RE.match(p.name):
+        if p.name == ".leases":
+            continue  # who runs on which venv: kept on purpose
+        if KEY_RE.match(p.name):
             try:
-                marker = json.loads((p / boot.MARKER).read_text())
+                marker = json.loads((p / MARKER).read_text())
             except (OSError, ValueError) as exc:
                 problems.append(f"{p.name}: venv dir without a valid marker ({exc})")
                 continue
@@ -254,7 +272,7 @@ def share_venvs(volume: Path, dest: Path) -> list[str]:
     shared = []
     for venv in sorted((volume / "venvs").glob("*")):
         target = dest / "venvs" / venv.name
-        if not boot.KEY_RE.match(venv.name) or target.exists():
+        if not KEY_RE.match(venv.name) or target.exists():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".tmp-{venv.name}-shared"

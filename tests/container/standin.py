@@ -22,6 +22,9 @@ import boot_standin_pkg
 print(json.dumps({"phase": "ready", "status": "ok", "pid": os.getpid(), "argv": sys.argv[1:],
                   "prefix": sys.prefix, "venv": os.environ.get("WORKER_VENV"),
                   "volume": os.environ.get("WORKER_VOLUME"), "cwd": os.getcwd()}), flush=True)
+if os.environ.get("BOOT_STANDIN_HOLD"):  # stay up like a serving worker
+    import time
+    time.sleep(float(os.environ["BOOT_STANDIN_HOLD"]))
 """
 
 
@@ -52,7 +55,7 @@ def make_wheel(folder: Path, version: str = VERSION) -> Path:
 
 
 def write_lock(path: Path, version: str = VERSION, extra: str = "") -> Path:
-    path.write_text(f"# stand-in lock\n# probe: {PKG}\nboot-standin-pkg=={version}\n{extra}")
+    path.write_text(f"# stand-in lock\n# import-check: {PKG}\nboot-standin-pkg=={version}\n{extra}")
     return path
 
 

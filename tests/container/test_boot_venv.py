@@ -7,11 +7,14 @@ processes are real and are really killed. Only the package set is a stand-in for
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import platform
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,8 +23,9 @@ import pytest
 
 from tests.container import standin
 from tests.container.bootrun import Env
-from worker import boot
 from worker.phases import parse_line
+from worker.sweep import KEY_RE, MARKER
+from worker.venvs import venv_key
 
 
 @pytest.fixture
@@ -62,9 +66,9 @@ def test_first_start_builds_then_execs_worker_with_args(env: Env) -> None:
     assert Path(ready["prefix"]) == Path(venv["path"])  # the renamed venv is the running prefix
     assert ready["volume"] == str(env.volume)
     assert _venv_names(env) == [venv["key"]]  # no tmp dir, no lock left
-    marker = json.loads((Path(venv["path"]) / boot.MARKER).read_text())
+    marker = json.loads((Path(venv["path"]) / MARKER).read_text())
     assert marker["key"] == venv["key"]
-    assert marker["lock_sha256"] == boot.hashlib.sha256(env.lock.read_bytes()).hexdigest()
+    assert marker["lock_sha256"] == hashlib.sha256(env.lock.read_bytes()).hexdigest()
 
 
 def test_second_start_reuses_and_renamed_venv_works(env: Env) -> None:
@@ -83,20 +87,21 @@ def test_second_start_reuses_and_renamed_venv_works(env: Env) -> None:
     )
     assert res.returncode == 0 and str(venv) in res.stdout, res.stdout + res.stderr
     # ...while a bin/ entry-point script still points at the temp dir it was made in
-    shebang = (venv / "bin" / "pip").read_text().splitlines()[0]
-    assert ".tmp-" in shebang
+    # (a long path gets pip's `#!/bin/sh` + `exec` trampoline: look at the first lines)
+    head = "\n".join((venv / "bin" / "pip").read_text().splitlines()[:3])
+    assert ".tmp-" in head
 
 
 def test_broken_venv_is_moved_aside_and_rebuilt(env: Env) -> None:
     _ready(env.run())
     (venv,) = env.venv_dirs()
-    (venv / boot.MARKER).unlink()  # as if the install never finished
+    (venv / MARKER).unlink()  # as if the install never finished
     res = env.run()
     _ready(res)
     assert "install" in res.steps()
     assert any("broken" in r.get("message", "") for r in res.records)
     assert _venv_names(env) == [venv.name]
-    assert (venv / boot.MARKER).exists()
+    assert (venv / MARKER).exists()
 
 
 def test_venv_failing_probe_is_rebuilt(env: Env) -> None:
@@ -111,11 +116,11 @@ def test_venv_failing_probe_is_rebuilt(env: Env) -> None:
 
 
 def test_stale_lock_and_leftover_tmp_of_killed_builder_are_repaired(env: Env) -> None:
-    key = boot.venv_key(
+    key = venv_key(
         env.lock.read_bytes(),
-        boot.platform.python_implementation(),
-        boot.platform.python_version(),
-        os.path.realpath(boot.sys.executable),
+        platform.python_implementation(),
+        platform.python_version(),
+        os.path.realpath(sys.executable),
     )
     venvs = env.volume / "venvs"
     venvs.mkdir()
@@ -126,6 +131,9 @@ def test_stale_lock_and_leftover_tmp_of_killed_builder_are_repaired(env: Env) ->
     os.utime(lock / "owner.json", (old, old))
     tmp = venvs / f".tmp-{key}-deadbeef"
     (tmp / "lib").mkdir(parents=True)
+    (tmp / ".building").write_text("deadbeef")  # its heartbeat stopped with its builder
+    for p in (tmp / ".building", tmp):
+        os.utime(p, (old, old))
     res = env.run()
     _ready(res)
     assert any("stale" in r.get("message", "") for r in res.records)
@@ -174,13 +182,13 @@ def test_sigkill_mid_install_then_next_start_repairs(env: Env, tmp_path: Path) -
     # what a killed build leaves: a temp dir and a lock; no venv a later start would trust
     assert any(n.startswith(".tmp-") for n in names), names
     assert any(n.endswith(".lock") for n in names), names
-    assert not any(boot.KEY_RE.match(n) for n in names), names
+    assert not any(KEY_RE.match(n) for n in names), names
     t0 = time.monotonic()
     res = env.run()
     _ready(res)
     assert time.monotonic() - t0 < 60
     assert any("stale" in r.get("message", "") for r in res.records)
-    assert len(_venv_names(env)) == 1 and boot.KEY_RE.match(_venv_names(env)[0])
+    assert len(_venv_names(env)) == 1 and KEY_RE.match(_venv_names(env)[0])
 
 
 def test_two_starts_at_once_build_one_venv(env: Env) -> None:
@@ -292,3 +300,33 @@ def test_volume_that_is_a_file(env: Env, tmp_path: Path) -> None:
     f.write_text("x")
     res = env.run(WORKER_VOLUME=str(f))
     assert res.rc == 11 and "not a directory" in res.last["cause"]
+
+
+def test_running_worker_leases_its_venv_against_pruning(env: Env) -> None:
+    """A worker of an older lock still serving keeps its venv; once it stops, the venv goes."""
+    old = env.popen(BOOT_STANDIN_HOLD="120")
+    assert old.stdout is not None
+    for line in old.stdout:
+        rec = parse_line(line)
+        if rec and rec["phase"] == "ready":
+            break
+    old_venv = Path(rec["venv"])
+    assert any(n.endswith(".use") for n in env.leases()), env.leases()
+    try:
+        standin.make_wheel(env.wheels, version="2.0")
+        standin.write_lock(env.lock, version="2.0")
+        res = env.run(WORKER_VENV_KEEP="1")
+        _ready(res)
+        venv_ok = next(r for r in res.records if r["phase"] == "venv" and r["status"] == "ok")
+        assert venv_ok["pruned"] == [], "pruned the venv a running worker uses"
+        assert (old_venv / MARKER).exists()
+    finally:
+        old.kill()  # the worker only (same PID as boot); its lease keeper sees it go
+        old.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while any(n.startswith(old_venv.name) for n in env.leases()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    res = env.run(WORKER_VENV_KEEP="1")
+    _ready(res)
+    venv_ok = next(r for r in res.records if r["phase"] == "venv" and r["status"] == "ok")
+    assert venv_ok["pruned"] == [old_venv.name]

@@ -11,8 +11,11 @@ the containers themselves need no network.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
+import subprocess
+import sys
 import tempfile
 import time
 import wave
@@ -22,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.container import dockerrun
-from worker import boot
+from worker.sweep import KEY_RE
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
 REPO = dockerrun.REPO
@@ -59,16 +62,57 @@ def test_disk_too_small(image: str) -> None:
     assert last["details"]["needed_bytes"] == 12_000_000_000
 
 
-def test_disk_fills_during_install(image: str) -> None:
+@contextlib.contextmanager
+def cpu_burners(n: int) -> Iterator[None]:
+    """n processes spinning on the CPU for the duration (load like a busy shared machine)."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+@pytest.mark.parametrize("burners", [0, 2], ids=["idle", "cpu-burn-x2"])
+def test_disk_fills_during_install(image: str, burners: int) -> None:
     # The space check passes (told the install is small) and the real install fills the tmpfs.
+    # Under load pip once reported the full tmpfs as a resolution error: free space decides.
+    dockerrun.ensure_wheelhouse(image)
+    with cpu_burners(burners):
+        c = dockerrun.run(
+            image,
+            mounts=["type=tmpfs,dst=/runpod-volume,tmpfs-size=256m"],
+            env={"WORKER_INSTALL_BYTES": "1000000"},
+            wheelhouse=True,
+        )
+        last = _fails(c, "venv", 13, timeout=900)
+    assert "disk full" in last["cause"], last
+    details = last["details"]
+    print(f"\n{burners} burners: {last['cause']}; free_bytes={details.get('free_bytes')}")
+    print("pip's last line:", (details.get("pip_tail") or ["-"])[-1][:160])
+
+
+def test_leftover_write_probe_file(image: str, volume: Path) -> None:
+    # pid is 1 in every container: a start killed inside the volume's write check left this name,
+    # which made every later start with this hostname fail with exit 11.
+    (volume / ".write-probe-samehost-1").write_text("probe\n")
+    c = dockerrun.run(
+        image, volume=volume, hostname="samehost", env={"WORKER_INSTALL_BYTES": "1e13"}
+    )
+    _fails(c, "disk", 12)  # past the volume phase: the disk check is what stops it here
+    assert any(r["phase"] == "volume" and r["status"] == "ok" for r in c.read())
+
+
+def test_enospc_on_the_lock(image: str) -> None:
+    # A volume with room for the venvs folder and a lease but not for the build lock's folder.
     c = dockerrun.run(
         image,
-        mounts=["type=tmpfs,dst=/runpod-volume,tmpfs-size=256m"],
-        env={"WORKER_INSTALL_BYTES": "1000000"},
-        wheelhouse=True,
+        tmpfs="/runpod-volume:rw,size=16m,nr_inodes=5",
+        env={"WORKER_INSTALL_BYTES": "0"},
     )
-    last = _fails(c, "venv", 13, timeout=600)
-    assert "disk full" in last["cause"], last
+    last = _fails(c, "disk", 12)
+    assert "build lock" in last["cause"] and "full" in last["cause"], last
 
 
 def test_index_unreachable(image: str, volume: Path) -> None:
@@ -77,7 +121,7 @@ def test_index_unreachable(image: str, volume: Path) -> None:
     assert "unreachable" in last["cause"], last
     assert last["details"]["pip_tail"]
     assert dockerrun.volume_problems(volume) == []
-    assert not any(boot.KEY_RE.match(p.name) for p in (volume / "venvs").iterdir())
+    assert not any(KEY_RE.match(p.name) for p in (volume / "venvs").iterdir())
 
 
 def test_no_volume_with_fallback_is_loud(image: str) -> None:
@@ -138,8 +182,8 @@ def test_two_starts_at_once_after_kill(image: str, warm: dict) -> None:
     assert any("stale" in r.get("message", "") for rs in recs.values() for r in rs), (
         "nobody took over the killed build's lock"
     )
-    names = sorted(p.name for p in (vol / "venvs").iterdir())
-    assert len(names) == 1 and boot.KEY_RE.match(names[0]), names  # killed tmp + lock gone
+    names = sorted(p.name for p in (vol / "venvs").iterdir() if p.name != ".leases")
+    assert len(names) == 1 and KEY_RE.match(names[0]), names  # killed tmp + lock gone
     assert dockerrun.volume_problems(vol) == []
     # both serve: one request each
     for c in (a, b):
@@ -213,3 +257,69 @@ def test_missing_vocab(image: str, warm: dict) -> None:
     last = _fails(c, "model", 16, timeout=300)
     assert "vocab missing" in last["cause"], last
     assert dockerrun.volume_problems(vol) == []
+
+
+# ---------------------------------------------------------------- a builder frozen past stale
+
+# A small lock from the wheelhouse: long enough an install to freeze it in the middle.
+MINI_LOCK_PACKAGES = ("numpy", "scipy", "sympy", "pandas", "transformers", "networkx", "pillow")
+FREEZE_ENTRY = """\
+import json, os
+import numpy
+print(json.dumps({"phase": "ready", "status": "ok", "venv": os.environ.get("WORKER_VENV")}),
+      flush=True)
+"""
+
+
+def _mini_world(folder: Path) -> Path:
+    pins = [
+        ln
+        for ln in (REPO / "worker" / "requirements" / "f5tts.lock").read_text().splitlines()
+        if ln.split("==")[0].lower() in MINI_LOCK_PACKAGES
+    ]
+    assert len(pins) == len(MINI_LOCK_PACKAGES), pins
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mini.lock").write_text("# import-check: numpy\n" + "\n".join(pins) + "\n")
+    (folder / "freeze_entry.py").write_text(FREEZE_ENTRY)
+    return folder
+
+
+def test_builder_frozen_past_stale_time_is_fenced(image: str, volume: Path) -> None:
+    dockerrun.ensure_wheelhouse(image)
+    mini = _mini_world(Path(tempfile.mkdtemp(prefix="f5c-mini-")))
+    env = {
+        "WORKER_LOCK": "/mini/mini.lock",
+        "WORKER_ENTRY_MODULE": "freeze_entry",
+        "PYTHONPATH": "/mini",
+        "WORKER_LOCK_STALE_S": "10",
+        "WORKER_INSTALL_BYTES": "0",
+    }
+    mount = [f"type=bind,src={mini},dst=/mini,readonly"]
+    a = dockerrun.run(image, volume=volume, wheelhouse=True, env=env, mounts=mount)
+    assert a.wait_for(lambda r: r.get("step") == "install", timeout=120), a.tail()
+    a.pause()  # frozen mid-install: no heartbeat, pip stopped where it was
+    b = dockerrun.run(image, volume=volume, wheelhouse=True, env=env, mounts=mount)
+    took = b.wait_for(lambda r: "took over" in r.get("message", ""), timeout=180)
+    assert took, b.tail()
+    a.unpause()  # resumed while b builds: a must notice it was fenced
+    rc_b = b.wait_exit(600)
+    rc_a = a.wait_exit(600)
+    recs_a, recs_b = a.read(), b.read()
+    assert rc_b == 0 and recs_b[-1]["phase"] == "ready", b.tail()
+    fenced = [
+        r for r in recs_a if "lost the build lock" in (r.get("message") or r.get("cause", ""))
+    ]
+    assert fenced, a.tail()
+    if rc_a == 0:
+        assert recs_a[-1]["phase"] == "ready", a.tail()
+    else:
+        assert rc_a == 13 and recs_a[-1]["phase"] == "venv", a.tail()
+    # only b sealed; a never renamed a venv it no longer owned
+    assert [r for r in recs_b if r.get("step") == "installed"], b.tail()
+    assert not [r for r in recs_a if r.get("step") == "installed"], a.tail()
+    names = sorted(p.name for p in (volume / "venvs").iterdir() if p.name != ".leases")
+    assert len(names) == 1 and KEY_RE.match(names[0]), names
+    assert dockerrun.volume_problems(volume) == []
+    dockerrun.rm_root_owned(mini)
+    said = fenced[0].get("message") or fenced[0].get("cause")
+    print(f"\nB: {took['message']}; A: {said}; A exit {rc_a}, B exit {rc_b}")

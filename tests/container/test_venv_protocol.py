@@ -1,0 +1,381 @@
+"""A stateful model of the venv protocol: many simulated containers start on ONE volume.
+
+Every container runs the real `venvs.Store.ensure` generator on a real temp folder with real file
+operations. Only three things are simulated: time (a clock the model advances, stamped into
+mtimes), the build tools (an "install" that writes package files one step at a time; an import
+check that reads them), and the faults: SIGKILL (a start is never resumed, and its cleanup never
+runs), freezes past the stale time (no steps, no heartbeats), unreadable files (EIO on reads) and
+a full disk (ENOSPC on writes and on the clock's file).
+
+Invariants, after every rule:
+- never a marker on an incomplete venv (sealed or in a build dir);
+- never a removed venv that is leased (a start running on a venv with a live lease finds it whole);
+- at most one builder per key: only the current lock owner seals, a live build dir of the current
+  owner is never removed, and a builder that never froze is never taken over;
+- every start ends ready or with its phase's exit code (checked when the model winds down).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from worker.buildlock import OWNER, BuildLock
+from worker.leases import Leases
+from worker.phases import EXIT_CODES, PhaseError
+from worker.sweep import KEY_RE, MARKER
+from worker.venvs import Ready, Store, Verdict
+from worker.volfs import VolumeFs
+
+STALE_S = 10.0
+LEASE_S = 30.0
+PACKAGES = 6
+KEYS = ("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb")  # two locks share the volume
+MAX_CONTAINERS = 6
+TAKEOVERS: list[str] = []
+
+
+def complete(venv: Path) -> bool:
+    return all((venv / "lib" / f"pkg{i}").is_file() for i in range(PACKAGES))
+
+
+class SimFs(VolumeFs):
+    """Real operations on a real folder; simulated clock; injected faults; protocol hooks."""
+
+    def __init__(self, root: Path, model: VenvProtocol) -> None:
+        super().__init__(root)
+        self.t = 1_000_000.0
+        self.unreadable = False
+        self.full = False
+        self.model = model
+
+    def _enospc(self) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def _eio(self) -> None:
+        if self.unreadable:
+            raise OSError(errno.EIO, "Input/output error")
+
+    def now(self) -> float:
+        self._enospc()  # the real clock writes a file
+        return self.t
+
+    def touch(self, path: Path) -> None:
+        os.utime(path, (self.t, self.t))
+
+    def mtime(self, path: Path) -> float:
+        self._eio()
+        return super().mtime(path)
+
+    def read_text(self, path: Path) -> str:
+        self._eio()
+        return super().read_text(path)
+
+    def listdir(self, path: Path) -> list[str]:
+        self._eio()
+        return super().listdir(path)
+
+    def mkdir(self, path: Path) -> None:
+        self._enospc()
+        super().mkdir(path)
+
+    def write_text(self, path: Path, text: str) -> None:
+        self._enospc()
+        if path.name == OWNER and "took_over" in text:
+            self.model.on_takeover(json.loads(text)["took_over"])
+        super().write_text(path, text)
+
+    def rename(self, src: Path, dst: Path) -> None:
+        if src.name.startswith(".tmp-") and KEY_RE.match(dst.name):
+            self.model.on_seal(src, dst.name)
+        super().rename(src, dst)
+
+
+@dataclass
+class SimTools:
+    """Build tools of one container: an install that yields between packages."""
+
+    fs: SimFs
+    lock: BuildLock | None = None
+    check_times_out: bool = False
+
+    def create(self, tmp: Path) -> None:
+        self.fs.mkdir(tmp / "bin")
+        self.fs.write_text(tmp / "bin" / "python", "#!python\n")
+        self.fs.mkdir(tmp / "lib")
+
+    def install(self, tmp: Path) -> Iterator[None]:
+        for i in range(PACKAGES):
+            self.fs.write_text(tmp / "lib" / f"pkg{i}", f"package {i}\n")
+            yield
+
+    def import_check(self, venv: Path) -> Verdict:
+        if self.check_times_out:
+            return Verdict("unknown", "import check timed out")
+        try:
+            for i in range(PACKAGES):
+                self.fs.read_text(venv / "lib" / f"pkg{i}")
+        except FileNotFoundError as exc:
+            return Verdict("broken", str(exc))
+        except OSError as exc:
+            return Verdict("unknown", str(exc))
+        return Verdict("ok")
+
+    def freeze_digest(self, venv: Path) -> str:
+        return "f" * 64
+
+    @contextlib.contextmanager
+    def heartbeat(self, lock: BuildLock) -> Iterator[None]:
+        self.lock = lock  # the model beats it while the container is neither frozen nor killed
+        try:
+            yield
+        finally:
+            self.lock = None
+
+
+@dataclass
+class Container:
+    name: str
+    key: str
+    tools: SimTools
+    store: Store
+    steps: Any  # the ensure() generator
+    state: str = "starting"  # starting | ready | failed | killed | stopped
+    frozen: bool = False
+    frozen_ever: bool = False
+    ready: Ready | None = None
+    error: PhaseError | None = None
+    lost_heartbeat: bool = False
+    said: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        return self.state in ("starting", "ready")
+
+
+class VenvProtocol(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path(tempfile.mkdtemp(prefix="venv-model-"))
+        self.venvs = self.root / "venvs"
+        self.fs = SimFs(self.root, self)
+        self.containers: list[Container] = []
+        self.graveyard: list[Any] = []  # killed starts: never resumed, never finalised
+        self.actor: Container | None = None
+
+    # ---------------------------------------------------------------- hooks from SimFs
+
+    def on_seal(self, src: Path, key: str) -> None:
+        """Only the current owner of the key's lock seals, and only a complete build."""
+        assert (src / MARKER).is_file(), f"sealing {src.name} without a marker"
+        assert complete(src), f"sealing incomplete {src.name}"
+        owner = json.loads((self.venvs / f"{key}.lock" / OWNER).read_text())
+        actor = self.actor
+        assert actor is not None and actor.tools.lock is not None
+        assert owner["token"] == actor.tools.lock.token, f"{actor.name} sealed while fenced"
+        event("sealed a venv")
+
+    def on_takeover(self, generation: str) -> None:
+        """A lock is taken over only from a holder that is dead or was frozen."""
+        for c in self.containers:
+            lock = c.tools.lock
+            if lock is not None and lock.token == generation:
+                assert not c.live or c.frozen_ever, f"{c.name} was beating and still lost its lock"
+                TAKEOVERS.append("frozen" if c.live else "dead")
+                event("took over from a live frozen builder" if c.live else "took over a dead lock")
+
+    # ---------------------------------------------------------------- rules
+
+    @precondition(lambda self: len(self.containers) < MAX_CONTAINERS)
+    @rule(which=st.integers(0, len(KEYS) - 1), times_out=st.integers(0, 9))
+    def start(self, which: int, times_out: int) -> None:
+        key = KEYS[which]
+        tools = SimTools(self.fs, check_times_out=times_out == 0)
+        leases = Leases(self.venvs, self.fs, ttl=LEASE_S)
+        c = Container(f"c{len(self.containers)}", key, tools, None, None)  # type: ignore[arg-type]
+        c.store = Store(
+            venvs=self.venvs,
+            key=key,
+            lock_sha="0" * 64,
+            fs=self.fs,
+            tools=tools,
+            stale_s=STALE_S,
+            keep=1,
+            leases=leases,
+            say=lambda phase, status, **kw: c.said.append({"status": status, **kw}),
+        )
+        c.steps = c.store.ensure(lambda build: None)
+        self.containers.append(c)
+
+    def _pick(self, i: int, want: str = "starting") -> Container | None:
+        cands = [c for c in self.containers if c.state == want and not c.frozen]
+        return cands[i % len(cands)] if cands else None
+
+    @rule(i=st.integers(0, 100), n=st.integers(1, 4))
+    def step(self, i: int, n: int) -> None:
+        c = self._pick(i)
+        if c is not None:
+            for _ in range(n):
+                if c.state == "starting":
+                    self._advance(c)
+
+    def _advance(self, c: Container) -> None:
+        self.actor = c
+        try:
+            next(c.steps)
+        except StopIteration as stop:
+            c.state, c.ready = "ready", stop.value
+        except PhaseError as err:
+            c.state, c.error = "failed", err
+            assert err.exit_code == EXIT_CODES[err.phase] and err.phase in ("disk", "venv"), err
+        finally:
+            self.actor = None
+
+    @rule(dt=st.floats(0.1, STALE_S / 3))
+    def tick(self, dt: float) -> None:
+        """Time passes; every container that runs beats its lock and refreshes its lease."""
+        self.fs.t += dt
+        for c in self.containers:
+            if not c.live or c.frozen:
+                continue
+            lock = c.tools.lock
+            if lock is not None and not c.lost_heartbeat and lock.beat() == "lost":
+                c.lost_heartbeat = True  # the thread ends, as Heartbeat does
+            if c.state == "ready" and c.ready is not None:
+                with contextlib.suppress(OSError):
+                    c.store.leases.refresh(c.ready.lease)
+        self.fs.unreadable = self.fs.full = False  # a fault lasts until time passes
+
+    @rule(i=st.integers(0, 100), builders_only=st.booleans())
+    def kill(self, i: int, builders_only: bool) -> None:
+        live = [c for c in self.containers if c.live]
+        if builders_only:
+            live = [c for c in live if c.tools.lock is not None]
+        if live:
+            c = live[i % len(live)]
+            c.state = "killed"
+            self.graveyard.append(c.steps)
+
+    @rule(i=st.integers(0, 100), builders_only=st.booleans())
+    def freeze(self, i: int, builders_only: bool) -> None:
+        live = [c for c in self.containers if c.live and not c.frozen]
+        if builders_only:
+            live = [c for c in live if c.tools.lock is not None]
+        if live:
+            c = live[i % len(live)]
+            c.frozen = c.frozen_ever = True
+
+    @rule(periods=st.floats(1.0, 4.0))
+    def freeze_time_passes(self, periods: float) -> None:
+        """Frozen containers stay frozen past the stale time; the others beat meanwhile."""
+        for _ in range(int(periods * 3) + 1):
+            self.tick(STALE_S / 3)
+
+    @rule(i=st.integers(0, 100))
+    def thaw(self, i: int) -> None:
+        frozen = [c for c in self.containers if c.live and c.frozen]
+        if frozen:
+            frozen[i % len(frozen)].frozen = False
+
+    @rule()
+    def unreadable_files(self) -> None:
+        self.fs.unreadable = True
+
+    @rule()
+    def disk_full(self) -> None:
+        self.fs.full = True
+
+    @rule(i=st.integers(0, 100))
+    def worker_stops(self, i: int) -> None:
+        """A ready worker exits normally: its lease keeper drops the lease."""
+        c = self._pick(i, "ready")
+        if c is not None and c.ready is not None:
+            c.state = "stopped"
+            c.store.leases.drop(c.ready.lease)
+
+    # ---------------------------------------------------------------- invariants
+
+    @invariant()
+    def no_marker_on_incomplete_venv(self) -> None:
+        if not self.venvs.exists():
+            return
+        for p in self.venvs.iterdir():
+            if (KEY_RE.match(p.name) or p.name.startswith(".tmp-")) and (p / MARKER).exists():
+                assert complete(p), f"{p.name} has a marker but misses packages"
+            if KEY_RE.match(p.name):
+                assert (p / MARKER).exists(), f"{p.name} is a venv name without a marker"
+
+    @invariant()
+    def leased_venvs_are_whole(self) -> None:
+        for c in self.containers:
+            if c.state != "ready" or c.ready is None:
+                continue
+            lease = c.ready.lease
+            if not lease.exists() or self.fs.t - lease.stat().st_mtime > LEASE_S:
+                continue  # lapsed (frozen or dead holder): no longer protected
+            venv = self.venvs / c.key
+            assert (venv / MARKER).exists() and complete(venv), f"{c.name}'s leased venv is gone"
+
+    @invariant()
+    def live_builds_of_the_owner_are_kept(self) -> None:
+        for c in self.containers:
+            lock = c.tools.lock
+            if not c.live or lock is None or not lock.token:
+                continue
+            try:
+                owner = json.loads((lock.path / OWNER).read_text())
+            except (OSError, ValueError):
+                continue
+            # between steps a lock holder is always inside its install, its build dir made
+            tmp = self.venvs / f".tmp-{c.key}-{lock.token}"
+            if owner.get("token") == lock.token and not c.frozen_ever:
+                assert tmp.exists(), f"{c.name}'s live build dir was removed"
+
+    def teardown(self) -> None:
+        """Wind down: faults cleared, everyone thawed; every start must end ready or with its
+        phase's exit code."""
+        try:
+            self.fs.unreadable = self.fs.full = False
+            for c in self.containers:
+                c.frozen = False
+            for _ in range(400):
+                pending = [c for c in self.containers if c.state == "starting"]
+                if not pending:
+                    break
+                for c in pending:
+                    self._advance(c)
+                self.tick(STALE_S / 3)
+            stuck = [c.name for c in self.containers if c.state == "starting"]
+            for c in self.containers:
+                what = c.error.phase + ":" + c.error.cause[:40] if c.error else c.state
+                event(f"start ended: {what}")
+                if any("lost the build lock" in s.get("message", "") for s in c.said):
+                    event("a fenced builder stood down")
+                if c.ready is not None and c.ready.pruned:
+                    event("pruned a venv")
+            assert not stuck, f"starts that never ended: {stuck}"
+            self.leased_venvs_are_whole()  # a lease that lapsed while frozen protects nothing
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+VenvProtocol.TestCase.settings = settings(
+    max_examples=int(os.environ.get("VENV_MODEL_EXAMPLES", "300")),
+    stateful_step_count=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestVenvProtocol = VenvProtocol.TestCase

@@ -1,0 +1,146 @@
+"""The real build tools of the venv store: python -m venv, pip, the import check, pip freeze.
+
+Standard library only. `PipTools` is what boot hands to `venvs.Store` (the model test hands it a
+simulated one instead).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker import pipfail
+from worker.buildlock import BuildLock, Heartbeat
+from worker.phases import PhaseError, emit
+from worker.venvs import InstallFailed, Verdict
+
+IMPORT_CHECK_S = 300.0
+_CHECK_CODE = "import importlib,sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
+_BROKEN_LAUNCH = (2, 8, 13)  # ENOENT, ENOEXEC, EACCES: the venv's python cannot run at all
+
+
+def import_check(python: Path, modules: Sequence[str], timeout: float = IMPORT_CHECK_S) -> Verdict:
+    """ok when every module imports in the venv; broken when one fails; unknown when the check
+    could not finish (a timeout on a slow volume says nothing about the venv)."""
+    try:
+        res = subprocess.run(
+            [str(python), "-c", _CHECK_CODE, *modules],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd="/",
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        )
+    except subprocess.TimeoutExpired:
+        return Verdict("unknown", f"import check timed out after {timeout:.0f} s")
+    except OSError as exc:
+        kind = "broken" if exc.errno in _BROKEN_LAUNCH else "unknown"
+        return Verdict(kind, f"import check could not run: {exc}")
+    if res.returncode < 0:  # killed (OOM, a signal): says nothing about the venv
+        return Verdict("unknown", f"import check killed by signal {-res.returncode}")
+    if res.returncode != 0:
+        tail = "\n".join(res.stderr.strip().splitlines()[-5:])
+        return Verdict("broken", f"import check failed: {tail}")
+    return Verdict("ok")
+
+
+def stream_pip(cmd: list[str], total: int, tail: collections.deque[str], tmpdir: Path) -> int:
+    """Run pip, echo its output to stderr, emit a progress line every ~15 s; its exit code.
+
+    pip keeps every downloaded wheel (~4 GB for the real lock) in TMPDIR until it installs; that
+    goes on the volume (inside the build dir), so the disk phase's check covers it and a small
+    container disk does not fill up."""
+    tmpdir.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
+    )
+    seen = 0
+    last = time.monotonic()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            sys.stderr.write("pip| " + line)
+            if line.startswith(("Collecting ", "Processing ")):  # index / --find-links
+                seen += 1
+            if time.monotonic() - last > 15:
+                emit("venv", "progress", collected=seen, total=total, last=line.strip()[:120])
+                last = time.monotonic()
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass
+class PipTools:
+    lock: Path
+    modules: Sequence[str]
+    environ: Mapping[str, str]
+
+    def create(self, tmp: Path) -> None:
+        res = subprocess.run(
+            [sys.executable, "-m", "venv", str(tmp)], capture_output=True, text=True
+        )
+        if res.returncode != 0:
+            raise PhaseError(
+                "venv",
+                "python -m venv failed",
+                "use a base image with the venv module (Debian: python3-venv)",
+                stderr=res.stderr.strip().splitlines()[-5:],
+            )
+
+    def install(self, tmp: Path) -> Iterator[None]:
+        """pip install --no-deps -r lock (blocking; yields nothing: the heartbeat is a thread)."""
+        total = sum(
+            1 for ln in self.lock.read_text().splitlines() if ln.strip() and not ln.startswith("#")
+        )
+        emit("venv", "progress", step="install", packages=total)
+        tail: collections.deque[str] = collections.deque(maxlen=15)
+        cmd = [str(tmp / "bin" / "python"), "-m", "pip", "install", "--no-deps"]
+        cmd += ["--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
+        rc = stream_pip([*cmd, "-r", str(self.lock)], total, tail, tmp / ".pip-tmp")
+        shutil.rmtree(tmp / ".pip-tmp", ignore_errors=True)
+        if rc != 0:
+            free = shutil.disk_usage(tmp.parent).free
+            failure = pipfail.classify("\n".join(tail), free)
+            index = pipfail.index_url(self.environ)
+            no_index = self.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on")
+            reach = None
+            if pipfail.is_vague(failure) and not no_index:
+                reach = pipfail.index_problem(index)
+            if reach:  # pip says "no versions" without a connection error when retries are off
+                failure = pipfail.classify(reach)
+            raise InstallFailed(
+                failure,
+                pip_exit=rc,
+                index=index,
+                index_check=reach,
+                free_bytes=free,
+                pip_tail=list(tail),
+            )
+        yield from ()
+
+    def import_check(self, venv: Path) -> Verdict:
+        return import_check(venv / "bin" / "python", self.modules)
+
+    def freeze_digest(self, venv: Path) -> str:
+        freeze = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "freeze", "--disable-pip-version-check"],
+            capture_output=True,
+            text=True,
+        ).stdout
+        return hashlib.sha256(freeze.encode()).hexdigest()
+
+    def heartbeat(self, lock: BuildLock) -> Heartbeat:
+        return Heartbeat(lock)
