@@ -1,4 +1,4 @@
-"""The real build tools of the venv store: python -m venv, pip, the import check, pip freeze.
+"""The real build tools of the venv store: python -m venv, uv or pip, the import check, freeze.
 
 Standard library only. `PipTools` is what boot hands to `venvs.Store` (the model test hands it a
 simulated one instead).
@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker import pipfail
+from worker import pipfail, uvrun
 from worker.buildlock import BuildLock, Heartbeat
 from worker.phases import PhaseError, emit
 from worker.venvs import InstallFailed, Verdict
@@ -52,14 +52,21 @@ def import_check(python: Path, modules: Sequence[str], timeout: float = IMPORT_C
     return Verdict("ok")
 
 
-def stream_pip(cmd: list[str], total: int, tail: collections.deque[str], tmpdir: Path) -> int:
-    """Run pip, echo its output to stderr, emit a progress line every ~15 s; its exit code.
+def stream_pip(
+    cmd: list[str],
+    total: int,
+    tail: collections.deque[str],
+    tmpdir: Path,
+    env: Mapping[str, str] | None = None,
+    prefix: str = "pip",
+) -> int:
+    """Run pip (or uv), echo its output to stderr, emit a progress line every ~15 s; its exit code.
 
     pip keeps every downloaded wheel (~4 GB for the real lock) in TMPDIR until it installs; that
     goes on the volume (inside the build dir), so the disk phase's check covers it and a small
     container disk does not fill up."""
     tmpdir.mkdir(exist_ok=True)
-    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    env = {**(os.environ if env is None else env), "TMPDIR": str(tmpdir)}
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
     )
@@ -69,7 +76,7 @@ def stream_pip(cmd: list[str], total: int, tail: collections.deque[str], tmpdir:
         assert proc.stdout is not None
         for line in proc.stdout:
             tail.append(line.rstrip())
-            sys.stderr.write("pip| " + line)
+            sys.stderr.write(f"{prefix}| {line}")
             if line.startswith(("Collecting ", "Processing ")):  # index / --find-links
                 seen += 1
             if time.monotonic() - last > 15:
@@ -87,6 +94,8 @@ class PipTools:
     lock: Path
     modules: Sequence[str]
     environ: Mapping[str, str]
+    installer: str = "pip"  # auto: uv when it can be installed, else pip; uv; pip
+    uv_cache: Path | None = None  # uv's cache (on the volume, so wheels are shared across locks)
 
     def create(self, tmp: Path) -> None:
         res = subprocess.run(
@@ -101,11 +110,21 @@ class PipTools:
             )
 
     def install(self, tmp: Path) -> Iterator[None]:
-        """pip install --no-deps -r lock (blocking; yields nothing: the heartbeat is a thread)."""
+        """Install the lock --no-deps (blocking; yields nothing: the heartbeat is a thread).
+
+        uv first when the installer setting allows it; pip when uv cannot be had (`auto`) or
+        when uv's install failed (`auto`: pip then says what is wrong, in the words the
+        failure classes know)."""
         total = sum(
             1 for ln in self.lock.read_text().splitlines() if ln.strip() and not ln.startswith("#")
         )
-        emit("venv", "progress", step="install", packages=total)
+        why_not_uv = ""
+        if self.installer != "pip":
+            installed, why_not_uv = self._install_with_uv(tmp, total)
+            if installed:
+                return
+        extra = {"reason": why_not_uv} if why_not_uv else {}
+        emit("venv", "progress", step="install", installer="pip", packages=total, **extra)
         tail: collections.deque[str] = collections.deque(maxlen=15)
         cmd = [str(tmp / "bin" / "python"), "-m", "pip", "install", "--no-deps"]
         cmd += ["--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
@@ -130,6 +149,29 @@ class PipTools:
                 pip_tail=list(tail),
             )
         yield from ()
+
+    def _install_with_uv(self, tmp: Path, total: int) -> tuple[bool, str]:
+        """(True, "") when uv installed the lock; (False, why) to go on with pip (`auto`)."""
+        python = tmp / "bin" / "python"
+        uv, why = uvrun.bootstrap(python)
+        if uv is None:
+            if self.installer == "uv":
+                raise PhaseError("venv", why, "set WORKER_INSTALLER=pip or make uv installable")
+            return False, why
+        cache = self.uv_cache or tmp.parent / ".uv-cache"
+        emit("venv", "progress", step="install", installer="uv", packages=total, cache=str(cache))
+        tail: collections.deque[str] = collections.deque(maxlen=15)
+        cmd = uvrun.install_command(uv, python, self.lock, self.environ)
+        env = uvrun.uv_env(self.environ, cache)
+        rc = stream_pip(cmd, total, tail, tmp / ".pip-tmp", env=env, prefix="uv")
+        shutil.rmtree(tmp / ".pip-tmp", ignore_errors=True)
+        if rc == 0:
+            return True, ""
+        free = shutil.disk_usage(tmp.parent).free
+        if self.installer == "uv" or free < pipfail.DISK_FULL_BYTES:
+            failure = pipfail.classify("\n".join(tail), free)
+            raise InstallFailed(failure, uv_exit=rc, free_bytes=free, uv_tail=list(tail))
+        return False, f"uv failed (exit {rc}): {tail[-1] if tail else ''}"[:300]
 
     def import_check(self, venv: Path) -> Verdict:
         return import_check(venv / "bin" / "python", self.modules)

@@ -65,6 +65,7 @@ class Settings:
     lock: str = ""  # WORKER_LOCK: lock file the venv is built from (default: bundled f5tts.lock)
     venv_keep: int = 3  # WORKER_VENV_KEEP: venvs kept on the volume, oldest removed first
     install_bytes: int = 12_000_000_000  # WORKER_INSTALL_BYTES: free space a new venv needs
+    installer: str = "auto"  # WORKER_INSTALLER: auto (uv, else pip), uv, pip
     lock_stale_s: float = 120.0  # WORKER_LOCK_STALE_S: build lock without heartbeat is stale
     entry_module: str = "worker"  # WORKER_ENTRY_MODULE: module boot execs in the venv (`-m`)
     # request limits
@@ -95,6 +96,7 @@ class Settings:
             lock=(env.get("WORKER_LOCK") or "").strip(),
             venv_keep=int(_number(env, "WORKER_VENV_KEEP", d.venv_keep, 1, 100)),
             install_bytes=int(_number(env, "WORKER_INSTALL_BYTES", d.install_bytes, 0, 1e13)),
+            installer=_choice(env, "WORKER_INSTALLER", d.installer, ("auto", "uv", "pip")),
             lock_stale_s=_number(env, "WORKER_LOCK_STALE_S", d.lock_stale_s, 5, 86400),
             entry_module=(env.get("WORKER_ENTRY_MODULE") or d.entry_module).strip(),
             max_text_chars=int(_number(env, "WORKER_MAX_TEXT_CHARS", d.max_text_chars, 1, 1e6)),
