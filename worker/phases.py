@@ -76,7 +76,7 @@ def fail(error: PhaseError) -> NoReturn:
 
 
 def parse_line(line: str) -> dict[str, Any] | None:
-    """The phase record in one log line, or None for any other line (used by the harness too)."""
+    """The phase record in one log line, or None for any other line."""
     line = line.strip()
     if not line.startswith("{"):
         return None
