@@ -24,7 +24,9 @@ from typing import Any
 from harness.config import Config
 from harness.dockercli import engine
 from harness.errors import HarnessError
+from harness.memsampler import ProcessMemoryPeak
 from harness.phases import PhaseSummary, summarize
+from harness.startup_times import parse_docker_time, phase_times, ready_gap_s, strip_stamps
 
 
 @dataclass
@@ -60,6 +62,10 @@ class RunningWorker:
     phases: PhaseSummary = field(default_factory=PhaseSummary)
     log_tail: str = ""
     retried: dict[str, Any] | None = None  # the first, never-ready attempt when this is the 2nd
+    ready_at: float | None = None  # epoch seconds the API first answered (harness clock)
+    container_started: float | None = None  # epoch seconds of the container's State.StartedAt
+    phase_times: list[dict[str, Any]] = field(default_factory=list)  # startup_times.phase_times
+    process_memory: ProcessMemoryPeak | None = None  # sampled while the container runs
 
     def attempt(self) -> dict[str, Any]:
         """This start's outcome, as recorded for a retry: exit code, phase, timed out."""
@@ -87,11 +93,24 @@ class RunningWorker:
         return int(bound[0]["HostPort"]) if bound else None
 
     def refresh_logs(self, tail: int = 60) -> None:
-        """Re-read the container log: phase records and the last `tail` lines."""
+        """Re-read the container log: phase records, the last `tail` lines, and when each phase
+        line arrived (Docker's log timestamps, relative to the container's StartedAt)."""
         with contextlib.suppress(Exception):
-            log = self.container.logs(stdout=True, stderr=True).decode(errors="replace")
+            stamped = self.container.logs(stdout=True, stderr=True, timestamps=True)
+            stamped = stamped.decode(errors="replace")
+            log = strip_stamps(stamped)
             self.phases = summarize(log)
             self.log_tail = "\n".join(log.splitlines()[-tail:])
+            if self.container_started is None:
+                self.container.reload()  # attrs from `docker run` predate the start
+                started = (self.container.attrs.get("State") or {}).get("StartedAt") or ""
+                self.container_started = parse_docker_time(started)
+            self.phase_times = phase_times(stamped, self.container_started)
+
+    @property
+    def ready_gap_s(self) -> float | None:
+        """The worker's ready line (as Docker saw it) to the API answering (as we saw it)."""
+        return ready_gap_s(self.phase_times, self.ready_at, self.container_started)
 
     def wait_ready(self, timeout_s: float) -> bool:
         """Poll until the API answers, the container exits, or `timeout_s` passes."""
@@ -109,6 +128,7 @@ class RunningWorker:
                     if code == 200:
                         self.ready = True
                         self.ready_s = time.monotonic() - self.started_at
+                        self.ready_at = time.time()
                         break
             time.sleep(0.1)
         else:
@@ -157,6 +177,15 @@ class RunningWorker:
             if peak:
                 return int(peak), "docker stats max_usage"
         return None, "unavailable (no cgroup peak counter readable)"
+
+    def peak_process_bytes(self) -> tuple[int | None, str]:
+        """(peak bytes, source) of the container's processes' memory without page cache: the
+        largest sample so far (one more is taken now)."""
+        sampler = self.process_memory
+        if sampler is None:
+            return None, "unavailable (not sampled)"
+        sampler.sample()
+        return sampler.peak, sampler.source
 
 
 def _volumes(config: Config) -> dict[str, dict[str, str]]:
@@ -229,9 +258,12 @@ def _run_container(image_tag: str, config: Config, name: str) -> Iterator[Runnin
         started = time.monotonic()
         container = client.containers.run(image_tag, **kwargs)
         worker = RunningWorker(container, config, started)
+        worker.process_memory = ProcessMemoryPeak(container).start()
         yield worker
     finally:
         if worker is not None:
+            if worker.process_memory is not None:
+                worker.process_memory.stop()
             worker.refresh_logs()
         _remove(client, name, container)
 

@@ -146,7 +146,16 @@ def startup_into(result: Result, worker: RunningWorker) -> None:
         phases=ph.records,
         log_tail=None if worker.ready else worker.log_tail,
         retried=worker.retried,
+        phase_times=worker.phase_times,
+        ready_gap_s=worker.ready_gap_s,
     )
+
+
+def memory_into(result: Result, worker: RunningWorker) -> None:
+    """Both peaks: the cgroup's (page cache included) and the processes' own."""
+    mem = result.memory
+    mem.peak_bytes, mem.method = worker.peak_memory_bytes()
+    mem.peak_rss_bytes, mem.memory_source = worker.peak_process_bytes()
 
 
 def never_ready_error(result: Result, worker: RunningWorker, config: Config) -> HarnessError:
@@ -247,8 +256,7 @@ def measure_commit(
                 if not sample.ok:
                     break
         result.latency = latency_summary(first, warm)
-        peak, method = worker.peak_memory_bytes()
-        result.memory.peak_bytes, result.memory.method = peak, method
+        memory_into(result, worker)
         bad = next((s for s in [first, *warm] if not s.ok), None)
         if bad is not None:
             worker.refresh_logs()
@@ -296,7 +304,7 @@ def measure_pair(
         for side, (result, worker) in enumerate(zip(results, workers, strict=True)):
             result.latency = latency_summary(firsts[side], warm[side])
             result.latency.interleaved_with = results[1 - side].commit.sha
-            result.memory.peak_bytes, result.memory.method = worker.peak_memory_bytes()
+            memory_into(result, worker)
         for side, result in enumerate(results):
             bad = next((s for s in [firsts[side], *warm[side]] if not s.ok), None)
             if bad is not None:

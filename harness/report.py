@@ -31,12 +31,14 @@ def result_rows(r: Result) -> list[tuple[str, str]]:
         ("start-up", startup),
         ("ready (docker run -> API)", fmt_s(st.ready_s)),
         ("worker's ready line", fmt_s(st.worker_ready_s)),
+        ("ready gap (ready line -> API)", fmt_s(st.ready_gap_s)),
         ("first request", fmt_s(lat.first_s)),
         ("warm p50", fmt_s(lat.warm_p50_s)),
         ("warm p95", fmt_s(lat.warm_p95_s)),
         ("warm min", fmt_s(lat.warm_min_s)),
         ("warm samples", str(len(lat.samples_s))),
-        ("peak memory", fmt_bytes(r.memory.peak_bytes)),
+        ("peak memory incl. page cache", fmt_bytes(r.memory.peak_bytes)),
+        ("peak process memory (no cache)", fmt_bytes(r.memory.peak_rss_bytes)),
     ]
     if r.error:
         rows.append(("error", f"{r.error['kind']}: {r.error['message']}"))
@@ -49,6 +51,18 @@ def result_table(r: Result) -> Table:
     table.add_column("value")
     for k, v in result_rows(r):
         table.add_row(k, v)
+    return table
+
+
+def phases_table(r: Result) -> Table:
+    """Each start-up phase line: when it arrived (Docker's clock, from the container's start)
+    and the worker's own elapsed figure; then the gap to the API answering."""
+    table = Table(title="start-up phases (at: seconds since the container started)")
+    for col in ("phase", "status", "at", "worker elapsed"):
+        table.add_column(col, justify="right" if col in ("at", "worker elapsed") else "left")
+    for p in r.startup.phase_times:
+        table.add_row(str(p["phase"]), str(p["status"]), fmt_s(p["at_s"]), fmt_s(p["elapsed_s"]))
+    table.add_row("ready gap", "", fmt_s(r.startup.ready_gap_s), "", style="dim")
     return table
 
 

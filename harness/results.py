@@ -70,6 +70,10 @@ class StartupRecord(BaseModel):
     log_tail: str | None = None
     # the first attempt (exit_code, phase, timed_out) when it never got ready and was retried
     retried: dict[str, Any] | None = None
+    # one {phase, status, elapsed_s (the worker's clock), at_s (Docker's log timestamp minus the
+    # container's StartedAt)} per phase line; see harness.startup_times
+    phase_times: list[dict[str, Any]] = Field(default_factory=list)
+    ready_gap_s: float | None = None  # the worker's ready line (at_s) -> the API answering
 
 
 class LatencyRecord(BaseModel):
@@ -85,8 +89,10 @@ class LatencyRecord(BaseModel):
 
 
 class MemoryRecord(BaseModel):
-    peak_bytes: int | None = None
+    peak_bytes: int | None = None  # cgroup high-water mark: processes AND page cache
     method: str = ""
+    peak_rss_bytes: int | None = None  # the processes' memory without page cache (sampled)
+    memory_source: str = ""  # where peak_rss_bytes was read (cgroup v1/v2 key, docker stats)
 
 
 class Result(BaseModel):

@@ -202,6 +202,21 @@ def score(base: Result, cand: Result, config: Config, *, interleaved: bool = Fal
     out.rows += _startup_rows(base, cand, config, here)
     lat_rows, out.latency = _latency_rows(base, cand, config, here)
     out.rows += lat_rows
-    bm, cm = base.memory.peak_bytes, cand.memory.peak_bytes
-    out.rows.append(Row("peak memory", fmt_bytes(bm), fmt_bytes(cm), "info", cand.memory.method))
+    base_mem, cand_mem = base.memory, cand.memory
+    out.rows += [
+        Row(
+            "peak memory incl. page cache",
+            fmt_bytes(base_mem.peak_bytes),
+            fmt_bytes(cand_mem.peak_bytes),
+            "info",
+            cand_mem.method,
+        ),
+        Row(
+            "peak process memory (no cache)",
+            fmt_bytes(base_mem.peak_rss_bytes),
+            fmt_bytes(cand_mem.peak_rss_bytes),
+            "info",
+            cand_mem.memory_source,
+        ),
+    ]
     return out

@@ -10,7 +10,8 @@ Dockerfile text, so each commit can change exactly one thing:
     cfg = harness_config(repo)                   # Config (and repo.config_path, a harness.toml)
 
 Knobs (defaults in DEFAULT_KNOBS): import_error, startup_sleep_s, request_delay_s, lazy_load_s,
-fail_requests, exit_code; extra_mb (ballast file in the image), broken_dockerfile, from_image.
+fail_requests, exit_code, alloc_mb; extra_mb (ballast file in the image), broken_dockerfile,
+from_image.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "lazy_load_s": 0.0,  # extra sleep on the first request only (lazy model load)
     "fail_requests": False,  # the handler returns {"error": ...}: the job is FAILED
     "exit_code": 0,  # != 0: exit with it before serving, after a fail phase line ("serve")
+    "alloc_mb": 0,  # each request allocates (and writes) this many MiB, held until exit
 }
 IMAGE_KNOBS = {"extra_mb": 0, "broken_dockerfile": False, "from_image": RUNPOD_BASE}
 
@@ -78,6 +80,8 @@ def handler(job):
         STATE["loaded"] = True
     if KNOBS["fail_requests"]:
         return {"error": "synthetic failure (fail_requests knob)"}
+    if KNOBS["alloc_mb"]:  # written, so every page is really resident, not a zero mapping
+        STATE["held"] = b"x" * (KNOBS["alloc_mb"] << 20)
     time.sleep(KNOBS["request_delay_s"])
     text = str(job["input"].get("text", ""))
     return {"echo": text[::-1], "timings": {"load_s": round(load_s, 4),

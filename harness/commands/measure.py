@@ -20,7 +20,7 @@ from harness.commands.common import (
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.measure import measure_commit
-from harness.report import layers_table, result_table
+from harness.report import layers_table, phases_table, result_table
 
 
 def register(app: typer.Typer) -> None:
@@ -49,4 +49,6 @@ def register(app: typer.Typer) -> None:
             print(result.to_json())
         else:
             out.print(result_table(result))
+            if result.startup.phase_times:
+                out.print(phases_table(result))
             out.print(layers_table(result))

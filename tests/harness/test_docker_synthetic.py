@@ -250,3 +250,35 @@ def test_hard_size_limit_fails_compare(synth) -> None:
         assert "image size hard limit" in r.output
     finally:
         harness_config(repo, measure={"samples": 4})
+
+
+def test_process_memory_and_phase_times(synth) -> None:
+    """A worker holding 200 MiB: peak_rss_bytes sees it and stays within the cgroup's
+    incl.-cache high-water mark; each phase line gets Docker's arrival time."""
+    repo, _, _ = synth
+    sha = repo.commit("holds 200 MiB during requests", alloc_mb=200)
+    try:
+        r = cli(repo, "measure", sha, "--json")
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.stdout[r.stdout.index("{") :])
+        mem = doc["memory"]
+        assert mem["peak_rss_bytes"] >= 200 << 20, mem
+        assert mem["peak_rss_bytes"] <= mem["peak_bytes"] + (1 << 20), mem
+        assert mem["memory_source"].startswith(("cgroup v1", "cgroup v2", "docker stats")), mem
+        st = doc["startup"]
+        assert [(p["phase"], p["status"]) for p in st["phase_times"]] == [
+            ("imports", "ok"),
+            ("ready", "ok"),
+        ]
+        at = [p["at_s"] for p in st["phase_times"]]
+        assert 0 <= at[0] <= at[1], st["phase_times"]
+        assert all(p["elapsed_s"] is not None for p in st["phase_times"])
+        assert st["ready_gap_s"] is not None
+        assert st["phases"][-1]["phase"] == "ready"  # the raw records are still there
+        table = cli(repo, "measure", sha)  # the stored record, as a person reads it
+        assert table.exit_code == 0, table.output
+        assert "peak memory incl. page cache" in table.output
+        assert "peak process memory" in table.output
+        assert "start-up phases" in table.output and "ready gap" in table.output
+    finally:
+        repo.commit("no ballast", alloc_mb=0)
