@@ -87,6 +87,10 @@ def start() -> None:
     if "error" in out:
         raise PhaseError("warmup", f"warm-up synthesis failed: {out['error']}", "see the log above")
     emit("warmup", "ok", synthesis_ms=out["timings"]["synthesis_ms"])
+    from worker import fitness
+
+    # runpod runs these once before the first job, on the platform only (docs/worker.md).
+    fitness.register(handler, device)
 
     emit("ready", "ok")
     _enter("serve")
