@@ -24,8 +24,10 @@ from typing import Any
 from harness.config import Config
 from harness.dockercli import engine
 from harness.errors import HarnessError
+from harness.livelog import LiveLog
 from harness.memsampler import ProcessMemoryPeak
 from harness.phases import PhaseSummary, summarize
+from harness.progress import Progress, quiet
 from harness.startup_times import parse_docker_time, phase_times, ready_gap_s, strip_stamps
 
 
@@ -66,6 +68,7 @@ class RunningWorker:
     container_started: float | None = None  # epoch seconds of the container's State.StartedAt
     phase_times: list[dict[str, Any]] = field(default_factory=list)  # startup_times.phase_times
     process_memory: ProcessMemoryPeak | None = None  # sampled while the container runs
+    progress: Progress = quiet  # gets each phase line while `wait_ready` waits (livelog)
 
     def attempt(self) -> dict[str, Any]:
         """This start's outcome, as recorded for a retry: exit code, phase, timed out."""
@@ -113,9 +116,12 @@ class RunningWorker:
         return ready_gap_s(self.phase_times, self.ready_at, self.container_started)
 
     def wait_ready(self, timeout_s: float) -> bool:
-        """Poll until the API answers, the container exits, or `timeout_s` passes."""
+        """Poll until the API answers, the container exits, or `timeout_s` passes; meanwhile
+        each new phase line of the log goes to `self.progress` (log read every 0.5 s)."""
         deadline = self.started_at + timeout_s
+        live = LiveLog(self.container, self.progress)
         while time.monotonic() < deadline:
+            live.poll()
             self.container.reload()
             state = self.container.attrs["State"]
             if state["Status"] in ("exited", "dead"):
@@ -133,6 +139,7 @@ class RunningWorker:
             time.sleep(0.1)
         else:
             self.timed_out = True
+        live.poll(force=True)  # the lines of the last moments (a failure's cause, the ready line)
         self.refresh_logs()
         return self.ready
 
@@ -235,7 +242,9 @@ def _remove(client: Any, name: str, container: Any | None) -> None:
 
 
 @contextlib.contextmanager
-def _run_container(image_tag: str, config: Config, name: str) -> Iterator[RunningWorker]:
+def _run_container(
+    image_tag: str, config: Config, name: str, progress: Progress = quiet
+) -> Iterator[RunningWorker]:
     """One container of `image_tag`, removed on the way out whatever happens (even when the
     interrupt lands inside `docker run`)."""
     client = engine()
@@ -257,7 +266,7 @@ def _run_container(image_tag: str, config: Config, name: str) -> Iterator[Runnin
     try:
         started = time.monotonic()
         container = client.containers.run(image_tag, **kwargs)
-        worker = RunningWorker(container, config, started)
+        worker = RunningWorker(container, config, started, progress=progress)
         worker.process_memory = ProcessMemoryPeak(container).start()
         yield worker
     finally:
@@ -270,24 +279,29 @@ def _run_container(image_tag: str, config: Config, name: str) -> Iterator[Runnin
 
 @contextlib.contextmanager
 def start_worker(
-    image_tag: str, config: Config, *, name: str | None = None, wait: bool = True
+    image_tag: str,
+    config: Config,
+    *,
+    name: str | None = None,
+    wait: bool = True,
+    progress: Progress = quiet,
 ) -> Iterator[RunningWorker]:
     """Run `image_tag` with the configured args/env/mounts; wait for ready; always remove it.
 
     With `wait`, a start that never gets ready (exited, or not ready in run.ready_timeout_s) is
     tried once more in a fresh container before it is handed back not ready; `worker.retried`
     then holds the first attempt (exit code, phase, timed out). A worker that got ready on the
-    second try carries it too.
+    second try carries it too. `progress` gets each phase line of the log while it waits.
     """
     name = name or f"harness-{uuid.uuid4().hex[:10]}"
-    with _run_container(image_tag, config, name) as worker:
+    with _run_container(image_tag, config, name, progress) as worker:
         if wait:
             worker.wait_ready(config.run.ready_timeout_s)
         if worker.ready or not wait:
             yield worker
             return
         first = worker.attempt()
-    with _run_container(image_tag, config, f"{name}-retry") as worker:
+    with _run_container(image_tag, config, f"{name}-retry", progress) as worker:
         worker.retried = first
         worker.wait_ready(config.run.ready_timeout_s)
         yield worker

@@ -241,7 +241,7 @@ def measure_commit(
     payloads = payloads_for(repo, commit.sha, config)
     tag = build_into(result, repo, config, store, progress)
     progress(f"starting {tag}")
-    with start_worker(tag, config) as worker:
+    with start_worker(tag, config, progress=progress) as worker:
         startup_into(result, worker)
         if not worker.ready:
             raise _fail(result, store, never_ready_error(result, worker, config))
@@ -288,7 +288,7 @@ def measure_pair(
         workers = []
         for result, tag in zip(results, tags, strict=True):
             progress(f"starting {tag}")
-            worker = stack.enter_context(start_worker(tag, config))
+            worker = stack.enter_context(start_worker(tag, config, progress=progress))
             startup_into(result, worker)
             if not worker.ready:
                 raise _fail(result, None, never_ready_error(result, worker, config))

@@ -15,6 +15,7 @@ from rich.markup import escape
 from harness.config import Config, load_config
 from harness.container import remove_session_containers
 from harness.errors import HarnessError
+from harness.formats import FORMATS
 from harness.interrupts import Terminated, sigterm_unwinds
 from harness.progress import Progress
 
@@ -41,6 +42,28 @@ CONFIG_FILE = "harness.toml"
 SamplesOpt = Annotated[
     int | None, typer.Option("--samples", min=1, help="warm requests (default: config, 10)")
 ]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="json | github-action-benchmark | bmf | markdown (default: a table; docs/harness.md)",
+    ),
+]
+
+
+def output_format(fmt: str | None, **aliases: bool) -> str | None:
+    """The chosen export format: `--format`, or the one an alias flag (`json=True`) names;
+    None for the table. Two different choices, or an unknown name, are a usage error."""
+    chosen = {name for name, on in aliases.items() if on}
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise typer.BadParameter(
+                f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
+            )
+        chosen.add(fmt)
+    if len(chosen) > 1:
+        raise typer.BadParameter(f"choose one output format, not {' and '.join(sorted(chosen))}")
+    return chosen.pop() if chosen else None
 
 
 def command_config(config: Path | None, repo: Path, trust_repo_config: bool = False) -> Config:
@@ -114,12 +137,16 @@ def stoppable() -> Iterator[None]:
 
 @contextlib.contextmanager
 def progress(enabled: bool = True) -> Iterator[Progress]:
-    """A rich status line on stderr; yields the callback measure/build call with each step."""
+    """A rich status line on stderr; yields the callback measure/build call with each step
+    (and with each phase line of a starting worker). Not a terminal (CI logs): one plain
+    `harness: ...` line a step, never wrapped."""
     if not enabled or not err.is_terminal:
 
         def plain(text: str) -> None:
             if enabled:
-                err.print(f"harness: {text}", highlight=False, markup=False, style="dim")
+                err.print(
+                    f"harness: {text}", highlight=False, markup=False, style="dim", soft_wrap=True
+                )
 
         yield plain
         return

@@ -10,17 +10,20 @@ import typer
 from harness.abtest import run_abtest
 from harness.commands.common import (
     ConfigOpt,
+    FormatOpt,
     RepoOpt,
     SamplesOpt,
     TrustOpt,
     command_config,
     handle_errors,
     out,
+    output_format,
     progress,
 )
 from harness.errors import HarnessError
+from harness.formats import render_scorecard
 from harness.gitrepo import Repo
-from harness.report import scorecard_json, scorecard_markdown, scorecard_table
+from harness.report import scorecard_table
 
 
 def register(app: typer.Typer) -> None:
@@ -33,17 +36,17 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         trust_repo_config: TrustOpt = False,
         samples: SamplesOpt = None,
-        markdown: Annotated[bool, typer.Option("--markdown", help="Markdown for CI")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="rows as JSON")] = False,
+        markdown: Annotated[bool, typer.Option("--markdown", help="= --format markdown")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="= --format json")] = False,
+        fmt: FormatOpt = None,
     ) -> None:
         """Compare B against A; exit code 3 when anything is worse or a hard limit is crossed."""
+        chosen = output_format(fmt, json=as_json, markdown=markdown)
         cfg = command_config(config, repo, trust_repo_config)
         with progress() as say:
             card = run_abtest(Repo(repo), a, b, cfg, samples=samples, progress=say)
-        if markdown:
-            print(scorecard_markdown(card), end="")
-        elif as_json:
-            print(scorecard_json(card))
+        if chosen is not None:
+            print(render_scorecard(card, chosen), end="")
         else:
             out.print(scorecard_table(card))
         if card.worse:
