@@ -8,7 +8,6 @@ named by `build.docker`), so nothing on the machine is built for minutes.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from harness.config import load_config
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.images import _run_build, build_image
+from tests.gitutil import commit_files
 
 
 def _alive(pid: int) -> bool:
@@ -57,13 +57,7 @@ def test_build_image_times_out_on_a_silent_docker(tmp_path: Path) -> None:
     """build_image with build.docker = a CLI that hangs silently: a build error, within the
     timeout (before the fix it waited for the script's 300 s)."""
     repo = tmp_path / "w"
-    repo.mkdir()
-    (repo / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x.invalid"}
-    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x.invalid"}
-    subprocess.run(["git", "-C", str(repo), "init", "-q"], check=True)
-    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "x"], check=True, env=env)
+    commit_files(repo, {"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
     fake = tmp_path / "docker-hangs"
     fake.write_text("#!/bin/sh\nsleep 300\n")
     fake.chmod(0o755)

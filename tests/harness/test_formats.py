@@ -4,7 +4,6 @@ of github-action-benchmark's customSmallerIsBetter input and of Bencher Metric F
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from harness.results import (
     StartupRecord,
 )
 from harness.scorecard import score
+from tests.gitutil import commit_files
 
 Number = StrictInt | StrictFloat
 
@@ -187,12 +187,7 @@ def test_bad_format_choice_is_a_usage_error(args: list[str], tmp_path: Path) -> 
 def test_measure_command_exports_a_stored_result(tmp_path: Path) -> None:
     """No Docker: the commit's result is in the store, so `measure` only renders it."""
     path = tmp_path / "w"
-    path.mkdir()
-    (path / "README").write_text("stored\n")
-    ident = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    subprocess.run(["git", "-C", str(path), "init", "-q"], check=True)
-    subprocess.run(["git", "-C", str(path), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(path), *ident, "commit", "-qm", "x"], check=True)
+    commit_files(path, {"README": "stored\n"})
     toml = tmp_path / "harness.toml"
     toml.write_text('[measure]\nresults_dir = "results"\n')
     cfg = load_config(toml)

@@ -6,7 +6,6 @@ error; a record that shows its retry is served from the store as before.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,13 @@ from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.measure import measure_commit, new_result
 from harness.results import ResultStore, StartupRecord
+from tests.gitutil import commit_files
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     path = tmp_path / "w"
-    path.mkdir()
-    (path / "README").write_text("no Dockerfile here\n")
-    env = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    subprocess.run(["git", "-C", str(path), "init", "-q"], check=True)
-    subprocess.run(["git", "-C", str(path), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(path), *env, "commit", "-qm", "x"], check=True)
+    commit_files(path, {"README": "no Dockerfile here\n"})
     return Repo(path)
 
 
