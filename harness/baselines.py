@@ -21,6 +21,7 @@ class Baseline(BaseModel):
     baseline_format: int = BASELINE_FORMAT
     name: str
     recorded_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+    device: str | None = None  # GPU baselines: the device measured on (harness.gpus.device_tag)
     result: Result
 
 
@@ -42,14 +43,14 @@ def exists(folder: Path, name: str) -> bool:
     return bool(_NAME.match(name)) and baseline_path(folder, name).is_file()
 
 
-def save(folder: Path, name: str, result: Result) -> Path:
+def save(folder: Path, name: str, result: Result, *, device: str | None = None) -> Path:
     if result.error is not None:
         raise HarnessError(
             f"{result.commit.sha[:12]} did not measure cleanly ({result.error['message']})",
             "baseline",
             "a baseline must be a commit that builds, starts and answers",
         )
-    text = Baseline(name=name, result=result).model_dump_json(indent=2) + "\n"
+    text = Baseline(name=name, device=device, result=result).model_dump_json(indent=2) + "\n"
     return write_atomic(baseline_path(folder, name), text)
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.config import Config
 from harness.errors import HarnessError
 from harness.gitrepo import CommitInfo, Repo
 from harness.judge import Judge
-from harness.judgement import CHECKS, COMPARED, TIMED, Judgement, Options
+from harness.judgement import ALL_CHECKS, CHECKS, CMD, COMPARED, TIMED, Judgement, Options
+from harness.latency_bisect import LatencyOutcome, bisect_latency
 from harness.progress import Progress, quiet
 from harness.search import Ambiguous, EndsWrong, Found, Search, Verdict, probe_bound
 from harness.verdicts import VerdictCache
@@ -38,7 +40,8 @@ class CheckResult:
     """What one check's search found."""
 
     check: str
-    status: str  # found | ambiguous | no_regression | good_end_bad | undecided | unconfirmed
+    # found | ambiguous | no_regression | good_end_bad | undecided | unconfirmed | not_found
+    status: str
     message: str
     probes: list[Judgement]  # the search's steps, in the order they were judged
     bound: int
@@ -46,6 +49,7 @@ class CheckResult:
     last_good: str | None = None
     candidates: list[str] = field(default_factory=list)
     confirmation: Judgement | None = None
+    search: dict[str, Any] | None = None  # latency: posterior, visit path, both ends' figures
 
 
 @dataclass
@@ -60,6 +64,7 @@ class BisectRun:
     built: list[str] = field(default_factory=list)
     info: dict[str, CommitInfo] = field(default_factory=dict)  # culprits and their parents
     files: dict[str, list[str]] = field(default_factory=dict)  # culprit -> files changed
+    warnings: list[str] = field(default_factory=list)  # stand-in bases: what they lack
 
     @property
     def culprits(self) -> list[CheckResult]:
@@ -175,7 +180,7 @@ def _confirm_culprits(
 ) -> None:
     """A timed culprit must also be worse than its parent directly; else it is `unconfirmed`."""
     for result in results:
-        if result.status != "found" or result.check not in TIMED:
+        if result.status != "found" or result.check not in TIMED or result.search is not None:
             continue
         assert result.first_bad and result.last_good
         progress(f"[{result.check}] confirming {result.first_bad[:12]} against its parent")
@@ -188,6 +193,42 @@ def _confirm_culprits(
                 f"against its parent it is {confirmation.verdict}: {confirmation.reason}"
             )
         progress(f"[{result.check}] confirmation: {confirmation.reason}")
+
+
+def _latency(
+    judge: Judge, commits: list[str], cache: VerdictCache, progress: Progress
+) -> CheckResult:
+    """The latency check's own search; a culprit comes with its posterior as the confirmation."""
+    out: LatencyOutcome = bisect_latency(judge, commits, progress, cache)
+    result = CheckResult("latency", out.status, out.message, out.probes, out.bound)
+    result.search = {**out.search, "status": out.status}
+    if out.first_bad is None:
+        return result
+    i = out.first_bad
+    result.first_bad, result.last_good = commits[i], commits[i - 1]
+    result.candidates = [commits[i]]
+    at = {p.position: p for p in out.probes}
+    culprit, parent = at.get(i), at.get(i - 1)
+    figures = {
+        "median_s": culprit.figures.get("median_s") if culprit else None,
+        "reference_median_s": parent.figures.get("median_s") if parent else None,
+        "samples": culprit.figures.get("samples") if culprit else None,
+        "probability": out.probability,
+    }
+    why = (
+        f"posterior P(first bad = #{i}) = {out.probability:.3f} >= {judge.options.confidence}, "
+        f"from every visited commit against both warm ends"
+    )
+    cached = all(p.cached for p in out.probes)  # a resume that measured nothing
+    result.confirmation = Judgement(
+        "latency-confirm", commits[i], commits[i - 1], Verdict.BAD, why, figures, 0.0, cached, i
+    )
+    return result
+
+
+def _needs_command(checks: tuple[str, ...], options: Options) -> None:
+    if CMD in checks and not options.check_cmd:
+        raise HarnessError("the cmd check needs a command", "config", "pass --check-cmd 'CMD'")
 
 
 def run_bisect(
@@ -206,11 +247,12 @@ def run_bisect(
     is one pass over the range and a commit's image is built once for every check that needs it.
     """
     options = options or Options()
-    unknown = [c for c in checks if c not in CHECKS]
+    unknown = [c for c in checks if c not in ALL_CHECKS]
     if unknown or not checks:
         raise HarnessError(
-            f"unknown check(s) {unknown or checks}", "config", f"use one of {', '.join(CHECKS)}"
+            f"unknown check(s) {unknown or checks}", "config", f"use one of {', '.join(ALL_CHECKS)}"
         )
+    _needs_command(checks, options)
     t0 = time.monotonic()
     good_info, bad_info = repo.resolve(good), repo.resolve(bad)
     if good_info.sha == bad_info.sha:
@@ -218,8 +260,9 @@ def run_bisect(
     commits = [good_info.sha, *repo.first_parent_range(good_info.sha, bad_info.sha)]
     judge = Judge(repo, config, good_info.sha, options, progress=progress)
     cache = VerdictCache.for_config(config)
-    searches = {c: Search(len(commits)) for c in checks}
-    probes: dict[str, list[Judgement]] = {c: [] for c in checks}
+    # latency has its own search (warm ends, a posterior): harness.latency_bisect
+    searches = {c: Search(len(commits)) for c in checks if c != "latency"}
+    probes: dict[str, list[Judgement]] = {c: [] for c in searches}
     progress(
         f"bisect {good_info.short}..{bad_info.short}: {len(commits)} commits on the first-parent "
         f"line, checks: {', '.join(checks)}"
@@ -242,7 +285,8 @@ def run_bisect(
                 f"[{check}] probe {n}/<={bound} #{position} {sha[:12]}: {judgement.verdict}"
                 f" - {judgement.reason}{note}"
             )
-    results = [_summarise(c, searches[c], commits, probes[c]) for c in checks]
+    noisy = {"latency": _latency(judge, commits, cache, progress)} if "latency" in checks else {}
+    results = [noisy.get(c) or _summarise(c, searches[c], commits, probes[c]) for c in checks]
     _confirm_culprits(results, judge, cache, progress)
     run = BisectRun(
         repo=str(repo.path),
@@ -252,6 +296,7 @@ def run_bisect(
         checks=results,
         options=options,
         built=sorted(judge.built),
+        warnings=judge.warnings(),
     )
     for result in results:
         for sha in (result.first_bad, result.last_good):
@@ -277,8 +322,11 @@ def check_commit(
     size, latency and cold compare with `good`; build and startup need no reference.
     """
     options = options or Options()
-    if check not in CHECKS:
-        raise HarnessError(f"unknown check {check!r}", "config", f"use one of {', '.join(CHECKS)}")
+    if check not in ALL_CHECKS:
+        raise HarnessError(
+            f"unknown check {check!r}", "config", f"use one of {', '.join(ALL_CHECKS)}"
+        )
+    _needs_command((check,), options)
     sha = repo.resolve(rev).sha
     if check in COMPARED and good is None:
         raise HarnessError(

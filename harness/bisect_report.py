@@ -1,11 +1,10 @@
-"""A bisect run for people and machines: JSON, Markdown, a rich table and a PNG chart.
+"""A bisect run for people and machines: JSON, Markdown, a rich table, a PNG chart, an HTML page.
 
-Files go next to the other results: results/bisect-<good12>-<bad12>.{json,md,png}.
+Files go next to the other results: results/bisect-<good12>-<bad12>.{json,md,png,html}.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import shlex
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Any
 
 from harness.atomic import write_atomic
 from harness.bisect import BisectRun, CheckResult
+from harness.charts import pyplot, to_png
+from harness.htmlreport import bisect_page
 from harness.judgement import COMPARED, Judgement
 
 # The figure each check is charted by, and how to print it.
@@ -22,7 +23,14 @@ METRIC: dict[str, tuple[str, str, float]] = {
     "size": ("size_bytes", "image MB", 1e-6),
     "latency": ("median_s", "warm median ms", 1e3),
     "cold": ("median_s", "first request ms", 1e3),
+    "cmd": ("exit_code", "command exit code", 1.0),
 }
+
+
+def _cmd_flag(run: BisectRun, check: str) -> str:
+    """` --check-cmd 'CMD'` for the cmd check (its command is part of what it means), else ''."""
+    cmd = run.options.check_cmd
+    return f" --check-cmd {shlex.quote(cmd)}" if check == "cmd" and cmd else ""
 
 
 def stem(run: BisectRun) -> str:
@@ -35,10 +43,13 @@ def reproduce_command(run: BisectRun, result: CheckResult) -> str:
     if result.first_bad and result.last_good:
         compared = result.check in COMPARED
         ref = f" --good {run.good.sha[:12]}" if compared else ""
-        return f"harness check {result.first_bad[:12]} --check {result.check}{ref} --repo {repo}"
+        cmd = _cmd_flag(run, result.check)
+        return (
+            f"harness check {result.first_bad[:12]} --check {result.check}{ref}{cmd} --repo {repo}"
+        )
     return (
         f"harness bisect --good {run.good.sha[:12]} --bad {run.bad.sha[:12]} "
-        f"--check {result.check} --repo {repo}"
+        f"--check {result.check}{_cmd_flag(run, result.check)} --repo {repo}"
     )
 
 
@@ -60,6 +71,9 @@ def _evidence(run: BisectRun, result: CheckResult) -> dict[str, Any]:
         "at_parent": _figure(good, result.check),
         "culprit_reason": bad.reason if bad else None,
         "parent_reason": good.reason if good else None,
+        # the telling line of the culprit's log (harness.cause); the cmd check's last output
+        "culprit_cause": bad.figures.get("cause") if bad else None,
+        "culprit_output": bad.figures.get("output_tail") if bad else None,
     }
     if result.confirmation is not None:
         c = result.confirmation
@@ -103,6 +117,7 @@ def to_json(run: BisectRun) -> dict[str, Any]:
             "probes": len(r.probes),
             "probe_bound": r.bound,
             "confirmation": r.confirmation.to_json() if r.confirmation else None,
+            "search": r.search,  # latency: ends, posterior, visit path (else None)
         }
     data: dict[str, Any] = {
         "repo": run.repo,
@@ -118,9 +133,11 @@ def to_json(run: BisectRun) -> dict[str, Any]:
         "built": run.built,
         "measured": run.measured,
         "wall_s": round(run.wall_s, 2),
+        **({"warnings": run.warnings} if run.warnings else {}),  # stand-in bases' gaps
         "options": {
             "threshold": run.options.threshold,
             "size_threshold": run.options.size_threshold,
+            **({"check_cmd": run.options.check_cmd} if run.options.check_cmd else {}),
         },
     }
     if len(run.checks) == 1:
@@ -154,6 +171,7 @@ def to_markdown(run: BisectRun, chart: str | None = None) -> str:
         f"- first-parent commits (with both ends): {len(run.commits)}",
         f"- verdict: **{run.verdict}** (exit {run.exit_code}); wall {run.wall_s:.0f} s; "
         f"images built {len(run.built)}, commits measured {len(run.measured)}",
+        *(f"- warning: {w}" for w in run.warnings),
         "",
         "| check | status | probes (bound) | first bad | message |",
         "|---|---|---|---|---|",
@@ -176,9 +194,16 @@ def to_markdown(run: BisectRun, chart: str | None = None) -> str:
             f"- at the culprit: {ev['culprit_reason']}",
             f"- at its parent `{(r.last_good or '')[:12]}`: {ev['parent_reason']}",
         ]
+        if ev["culprit_cause"]:
+            lines.append(f"- telling line: `{ev['culprit_cause']}`")
+        if ev["culprit_output"]:
+            lines += ["- the command's last output lines:", "", "```", ev["culprit_output"], "```"]
         if "confirmation" in ev:
             lines.append(f"- confirmed against the parent: {ev['confirmation']['reason']}")
         lines.append(f"- reproduce: `{c['reproduce']}`")
+    for r in run.checks:
+        if r.search:
+            lines += _search_markdown(r)
     lines += ["", "## Probes", "", "| check | # | commit | verdict | figures | cached |"]
     lines.append("|---|---|---|---|---|---|")
     for r in run.checks:
@@ -192,16 +217,57 @@ def to_markdown(run: BisectRun, chart: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_chart(run: BisectRun, path: Path) -> Path | None:
-    """The metric of each check over the probed commits (PNG, Agg backend); None: no figures.
+def _search_markdown(r: CheckResult) -> list[str]:
+    """The latency search: both ends, the visit path and the posterior's top positions."""
+    search = r.search or {}
+    ends = search.get("ends", {})
+    lines = ["", f"## {r.check}: ends, visits and posterior", ""]
+    for name in ("good", "bad"):
+        end = ends.get(name)
+        if end and end.get("median_s") is not None:
+            lines.append(
+                f"- {name} end (kept warm): median {end['median_s'] * 1000:.0f} ms, "
+                f"{end['samples']} samples"
+            )
+    if ends:
+        lines.append(f"- ends: {ends.get('message', '')}")
+    if "probability" in search:
+        lines.append(
+            f"- posterior: P(#{search['best']}) = {search['probability']:.3f} after "
+            f"{search['visits']} visits (confidence {search['confidence']}, at most "
+            f"{search['max_visits']} visits); status {search.get('status')}"
+        )
+    path = search.get("path") or []
+    if path:
+        lines += ["", "| visit | # | LLR | most likely | P |", "|---|---|---|---|---|"]
+        for n, step in enumerate(path, 1):
+            lines.append(
+                f"| {n} | {step['position']} | {step['llr']:+.2f} | #{step['best']} | "
+                f"{step['p']:.3f} |"
+            )
+    post = search.get("posterior") or []
+    top = sorted(range(len(post)), key=lambda i: -post[i])[:5]
+    if top:
+        lines += ["", "top positions: " + ", ".join(f"#{i} {post[i]:.3f}" for i in top)]
+    return lines
 
-    matplotlib is imported here, not at the top: only a bisect that writes its report pays for it.
-    """
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _chart_search(ax: Any, search: dict[str, Any]) -> None:
+    """Both ends' medians as lines, and the final posterior as bars on a second axis."""
+    for name, colour in (("good", "tab:green"), ("bad", "tab:red")):
+        end = search.get("ends", {}).get(name) or {}
+        if end.get("median_s") is not None:
+            ax.axhline(end["median_s"] * 1e3, color=colour, lw=0.8, linestyle=":")
+    twin = ax.twinx()
+    post = search["posterior"]
+    twin.bar(range(len(post)), post, color="tab:blue", alpha=0.25, width=0.8)
+    twin.set_ylim(0, 1)
+    twin.set_ylabel("posterior", fontsize=8)
 
+
+def chart_png(run: BisectRun) -> bytes | None:
+    """The metric of each check over the probed commits (PNG bytes); None: no figures."""
+    plt = pyplot()
     plotted = [r for r in run.checks if any(_figure(p, r.check) is not None for p in r.probes)]
     if not plotted:
         return None
@@ -220,26 +286,51 @@ def write_chart(run: BisectRun, path: Path) -> Path | None:
         )
         if r.first_bad:
             ax.axvline(run.commits.index(r.first_bad), color="tab:red", linestyle="--", lw=1)
+        if r.search and r.search.get("posterior"):
+            _chart_search(ax, r.search)
         ax.set_title(f"{r.check}: {r.status}", fontsize=9)
         ax.set_ylabel(METRIC[r.check][1], fontsize=8)
         ax.set_xlim(-0.5, len(run.commits) - 0.5)
     axes[-1, 0].set_xlabel("first-parent position (0 = good end)")
     fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=90)
-    plt.close(fig)
-    return write_atomic(path, png.getvalue())
+    return to_png(fig)
+
+
+def write_chart(run: BisectRun, path: Path) -> Path | None:
+    """`chart_png` written to `path`; None (nothing written) when there are no figures."""
+    png = chart_png(run)
+    return None if png is None else write_atomic(path, png)
+
+
+def bisect_command(run: BisectRun) -> str:
+    """The one line that runs this bisect again (same range, checks and thresholds)."""
+    checks = ",".join(r.check for r in run.checks)
+    return (
+        f"harness bisect --good {run.good.sha[:12]} --bad {run.bad.sha[:12]} --check {checks} "
+        f"--threshold {run.options.threshold:g} --size-threshold {run.options.size_threshold:g} "
+        f"{_cmd_flag(run, 'cmd')[1:] + ' ' if 'cmd' in checks.split(',') else ''}"
+        f"--repo {shlex.quote(run.repo)}"
+    )
+
+
+def html_page(run: BisectRun, png: bytes | None) -> str:
+    """The self-contained HTML report (the chart inline)."""
+    subjects = {sha: i.subject for sha, i in run.info.items()}
+    subjects |= {run.good.sha: run.good.subject, run.bad.sha: run.bad.subject}
+    return bisect_page(to_json(run), png, subjects, bisect_command(run))
 
 
 def write_reports(run: BisectRun, folder: Path) -> dict[str, Path]:
-    """Write the JSON, Markdown and PNG reports into `folder`; returns their paths."""
+    """Write the JSON, Markdown, PNG and HTML reports into `folder`; returns their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     base = folder / stem(run)
-    png = write_chart(run, base.with_suffix(".png"))
+    chart = chart_png(run)
+    png = write_atomic(base.with_suffix(".png"), chart) if chart else None
     md = write_atomic(base.with_suffix(".md"), to_markdown(run, png.name if png else None))
     js = write_atomic(base.with_suffix(".json"), json.dumps(to_json(run), indent=1, default=str))
-    paths = {"json": js, "md": md}
+    html = write_atomic(base.with_suffix(".html"), html_page(run, chart))
+    paths = {"json": js, "md": md, "html": html}
     if png:
         paths["png"] = png
     return paths
@@ -260,5 +351,10 @@ def print_table(run: BisectRun, console: Any) -> None:
     for r in run.checks:
         console.print(f"{r.message}")
         if r.status == "found":
+            cause = _evidence(run, r)["culprit_cause"]
+            if cause:
+                console.print(f"  telling line: {cause}", markup=False, highlight=False)
             console.print(f"  reproduce: {reproduce_command(run, r)}")
     console.print(f"verdict: {run.verdict} (exit {run.exit_code})")
+    for warning in run.warnings:
+        console.print(f"warning: {warning}", markup=False, highlight=False)

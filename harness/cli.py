@@ -29,6 +29,9 @@ bisect.register(app)
 from harness.commands import check  # noqa: E402
 
 check.register(app)
+from harness.commands import bases  # noqa: E402
+
+bases.register(app)
 
 if __name__ == "__main__":
     app()

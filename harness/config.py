@@ -11,13 +11,16 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import HarnessError
+from harness.gpus import parse_gpus
 
 DEFAULT_RUN_ARGS = ["--rp_serve_api", "--rp_api_host", "0.0.0.0", "--rp_api_port", "8000"]
+CA_BUNDLE_TARGET = "/etc/harness/ca-bundle.crt"  # where run.ca_bundle appears in a container
+CA_BUNDLE_VARS = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 class _Strict(BaseModel):
@@ -34,6 +37,13 @@ class BuildConfig(_Strict):
     docker: str = "auto"  # docker CLI to build with; auto: the first one on PATH with BuildKit
     tag_prefix: str = "harness"  # images are tagged <tag_prefix>/<reponame>:<sha12>
     timeout_s: float = 3600.0
+    # A base that is not local, not mapped and cannot be pulled, in a known family (python,
+    # runpod/base, runpod/pytorch): "auto" builds FROM its local stand-in (harness/standins.py).
+    stand_ins: Literal["auto", "off"] = "auto"
+    base_probe_timeout_s: float = Field(20.0, gt=0)  # asking a registry whether a base exists
+    # A CA bundle every RUN step gets as a BuildKit secret, with SSL_CERT_FILE, PIP_CERT,
+    # REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE pointing at it for that step only.
+    ca_bundle: str | None = None
 
 
 class Mount(_Strict):
@@ -52,6 +62,20 @@ class RunConfig(_Strict):
     ready_timeout_s: float = Field(120.0, gt=0)
     request_timeout_s: float = Field(300.0, gt=0)
     memory_limit: str | None = None  # docker --memory, e.g. "8g"
+    # argv that replaces the image's ENTRYPOINT and CMD both (unset: run.args go after the
+    # ENTRYPOINT, or after the CMD of an image without one; see harness/runargv.py)
+    command: list[str] | None = Field(None, min_length=1)
+    # host CA bundle mounted read-only at CA_BUNDLE_TARGET, with SSL_CERT_FILE, PIP_CERT,
+    # REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE pointing at it
+    ca_bundle: str | None = None
+    gpus: str | int | None = None  # "all" | N | "device=0,1" -> a Docker device request
+
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _gpus_form(cls, value: Any) -> Any:
+        if value is not None:
+            parse_gpus(value)  # ValueError names the accepted forms
+        return value
 
     @field_validator("env", mode="before")
     @classmethod
@@ -74,6 +98,8 @@ class Limits(_Strict):
     ready_target_s: float | None = None  # a target: reported, does not fail
     ready_hard_s: float | None = None  # a hard limit: crossing it fails compare
     warm_latency_hard_s: float | None = None
+    # first-ever start on an empty volume (measure --cold-volume): crossing it fails compare
+    cold_ready_hard_s: float | None = None
 
 
 class MeasureConfig(_Strict):

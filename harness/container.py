@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import Config
+from harness.config import CA_BUNDLE_TARGET, CA_BUNDLE_VARS, Config
 from harness.dockercli import engine
 from harness.errors import HarnessError
+from harness.gpus import device_requests
 from harness.livelog import LiveLog
 from harness.memsampler import ProcessMemoryPeak
 from harness.phases import PhaseSummary, summarize
 from harness.progress import Progress, quiet
+from harness.runargv import container_argv
 from harness.startup_times import parse_docker_time, phase_times, ready_gap_s, strip_stamps
 
 
@@ -69,6 +71,8 @@ class RunningWorker:
     phase_times: list[dict[str, Any]] = field(default_factory=list)  # startup_times.phase_times
     process_memory: ProcessMemoryPeak | None = None  # sampled while the container runs
     progress: Progress = quiet  # gets each phase line while `wait_ready` waits (livelog)
+    argv: list[str] = field(default_factory=list)  # what the container runs (harness.runargv)
+    start_error: str = ""  # Docker's reason when the process could not be started at all
 
     def attempt(self) -> dict[str, Any]:
         """This start's outcome, as recorded for a retry: exit code, phase, timed out."""
@@ -103,7 +107,10 @@ class RunningWorker:
             stamped = stamped.decode(errors="replace")
             log = strip_stamps(stamped)
             self.phases = summarize(log)
-            self.log_tail = "\n".join(log.splitlines()[-tail:])
+            lines = log.splitlines()[-tail:]
+            if self.start_error:  # nothing ran, so nothing logged: Docker's reason is the log
+                lines.append(f"docker: {self.start_error}")
+            self.log_tail = "\n".join(lines)
             if self.container_started is None:
                 self.container.reload()  # attrs from `docker run` predate the start
                 started = (self.container.attrs.get("State") or {}).get("StartedAt") or ""
@@ -124,7 +131,7 @@ class RunningWorker:
             live.poll()
             self.container.reload()
             state = self.container.attrs["State"]
-            if state["Status"] in ("exited", "dead"):
+            if state["Status"] in ("exited", "dead") or self.start_error:
                 self.exit_code = int(state["ExitCode"])
                 break
             self.host_port = self.host_port or self._port()
@@ -211,6 +218,50 @@ def _volumes(config: Config) -> dict[str, dict[str, str]]:
     return out
 
 
+def _ca_bundle(config: Config) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """run.ca_bundle as a read-only file mount and the variables that point at it."""
+    if not config.run.ca_bundle:
+        return {}, {}
+    src = config.path(config.run.ca_bundle)
+    if not src.is_file():
+        raise HarnessError(
+            f"run.ca_bundle {src} is not a file", "config", "point run.ca_bundle at a PEM bundle"
+        )
+    return {str(src): {"bind": CA_BUNDLE_TARGET, "mode": "ro"}}, dict.fromkeys(
+        CA_BUNDLE_VARS, CA_BUNDLE_TARGET
+    )
+
+
+def container_kwargs(
+    client: Any, image_tag: str, config: Config, name: str
+) -> tuple[dict[str, Any], list[str]]:
+    """docker-py `containers.run`/`create` arguments for a worker of `image_tag`, and the argv
+    the container will run (harness.runargv). run.env wins over the CA variables."""
+    image_config = client.images.get(image_tag).attrs.get("Config") or {}
+    run = container_argv(
+        image_config.get("Entrypoint"), image_config.get("Cmd"), config.run.args, config.run.command
+    )
+    ca_volume, ca_env = _ca_bundle(config)
+    kwargs: dict[str, Any] = {
+        "command": run.command,
+        "name": name,
+        "detach": True,
+        "environment": {**ca_env, **config.run.env},
+        "volumes": {**_volumes(config), **ca_volume},
+        "network": config.run.network,
+        "labels": {"harness": "worker", "harness.session": SESSION, "harness.image": image_tag},
+    }
+    if run.entrypoint is not None:
+        kwargs["entrypoint"] = run.entrypoint
+    if config.run.network != "none":
+        kwargs["ports"] = {f"{config.run.port}/tcp": ("127.0.0.1", None)}
+    if config.run.memory_limit:
+        kwargs["mem_limit"] = config.run.memory_limit
+    if config.run.gpus is not None:
+        kwargs["device_requests"] = device_requests(config.run.gpus)
+    return kwargs, run.argv
+
+
 SESSION = uuid.uuid4().hex[:12]  # this process: its containers carry harness.session=SESSION
 
 
@@ -241,32 +292,41 @@ def _remove(client: Any, name: str, container: Any | None) -> None:
         container.remove(force=True)
 
 
+def _created(client: Any, name: str) -> Any | None:
+    """Our container called `name` when Docker created it (it carries our session label)."""
+    with contextlib.suppress(Exception):
+        found = client.containers.get(name)
+        if found.labels.get("harness.session") == SESSION:
+            return found
+    return None
+
+
 @contextlib.contextmanager
 def _run_container(
     image_tag: str, config: Config, name: str, progress: Progress = quiet
 ) -> Iterator[RunningWorker]:
     """One container of `image_tag`, removed on the way out whatever happens (even when the
     interrupt lands inside `docker run`)."""
+    from docker.errors import APIError  # docker is imported lazily, as in harness.dockercli
+
     client = engine()
-    kwargs: dict[str, Any] = {
-        "command": list(config.run.args),
-        "name": name,
-        "detach": True,
-        "environment": dict(config.run.env),
-        "volumes": _volumes(config),
-        "network": config.run.network,
-        "labels": {"harness": "worker", "harness.session": SESSION, "harness.image": image_tag},
-    }
-    if config.run.network != "none":
-        kwargs["ports"] = {f"{config.run.port}/tcp": ("127.0.0.1", None)}
-    if config.run.memory_limit:
-        kwargs["mem_limit"] = config.run.memory_limit
+    kwargs, argv = container_kwargs(client, image_tag, config, name)
     container = None
     worker: RunningWorker | None = None
     try:
         started = time.monotonic()
-        container = client.containers.run(image_tag, **kwargs)
-        worker = RunningWorker(container, config, started, progress=progress)
+        start_error = ""
+        try:
+            container = client.containers.run(image_tag, **kwargs)
+        except APIError as exc:
+            # Created but not started (e.g. the command is not in the image): a start-up that
+            # failed, judged like one that exited, with Docker's reason as its log.
+            container = _created(client, name)
+            if container is None:
+                raise
+            start_error = str(exc.explanation or exc)
+        worker = RunningWorker(container, config, started, progress=progress, argv=argv)
+        worker.start_error = start_error
         worker.process_memory = ProcessMemoryPeak(container).start()
         yield worker
     finally:

@@ -18,6 +18,7 @@ EXIT_CODES: dict[str, int] = {
     "docker": 9,  # Docker engine not running / not reachable / no BuildKit client
     "config": 10,  # harness.toml missing or invalid
     "baseline": 11,  # a baseline file that is missing or unreadable
+    "check_cmd": 12,  # a --check-cmd command exited 128 or above (git bisect run: abort)
 }
 
 
@@ -28,7 +29,14 @@ class HarnessError(Exception):
     """
 
     def __init__(
-        self, message: str, kind: str, hint: str = "", *, log_tail: str = "", partial: Any = None
+        self,
+        message: str,
+        kind: str,
+        hint: str = "",
+        *,
+        log_tail: str = "",
+        partial: Any = None,
+        cause: str | None = None,
     ) -> None:
         if kind not in EXIT_CODES:
             raise ValueError(f"unknown error kind {kind!r}")
@@ -38,6 +46,7 @@ class HarnessError(Exception):
         self.hint = hint
         self.log_tail = log_tail
         self.partial = partial
+        self.cause = cause  # the telling log line (harness.cause), when a log was read
 
     @property
     def exit_code(self) -> int:

@@ -5,15 +5,33 @@ Kept apart from the driver so that `harness.bisect` never imports the reports (w
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from harness.bisect import run_bisect
 from harness.bisect_report import summary_line, write_reports
+from harness.compare_report import write_compare_reports
 from harness.config import Config
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.interrupts import sigterm_unwinds
 from harness.judgement import Options
+from harness.scorecard import Scorecard
+
+REPORT = "perf-gate"  # results/perf-gate.{md,json,html,github-action-benchmark.json,bmf.json}
+
+
+def write_gate_reports(
+    card: Scorecard, folder: Path, baseline: str, repo: Path | str
+) -> dict[str, Path]:
+    """The gate's scorecard in every format, next to each other in `folder`: Markdown (the job
+    summary), JSON, HTML, and the figures for github-action-benchmark and Bencher."""
+    reproduce = [
+        f"harness compare {shlex.quote(baseline)} {card.candidate.commit.sha[:12]} "
+        f"--repo {shlex.quote(str(repo))}",
+        ".venv/bin/python -m pytest -m perf tests/perf/test_perf_gate.py",
+    ]
+    return write_compare_reports(card, folder, name=REPORT, reproduce=reproduce, exports=True)
 
 
 def bisect_for_gate(

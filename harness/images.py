@@ -25,8 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from harness import bases as base_sources
 from harness import dockerfile as df
+from harness.bases import BaseStatus
 from harness.buildcontext import prepare_context, refuse_links
+from harness.cainject import CA_SECRET_ID, inject_ca
 from harness.config import Config
 from harness.dockercli import buildkit_cli, engine
 from harness.errors import HarnessError
@@ -46,6 +49,12 @@ class ImageInfo:
     build_s: float = 0.0
     base_images: dict[str, str] = field(default_factory=dict)  # ref -> image id
     build_args: dict[str, str] = field(default_factory=dict)
+    # bases built FROM a stand-in: {"ref", "image", "warnings"} (what the stand-in lacks)
+    stand_ins: list[dict] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for s in self.stand_ins for w in s["warnings"]]
 
 
 def cache_key(
@@ -87,7 +96,7 @@ def image_key(
     """
     bc = config.build
     context_tree = repo.tree_of(sha, bc.context)
-    secret_ids = list(bc.secrets)
+    secret_ids = list(bc.secrets) + ([CA_SECRET_ID] if bc.ca_bundle else [])
     return cache_key(
         dockerfile, context_tree, build_args, base_ids, secret_ids, bc.dockerfile, bc.context
     )
@@ -120,7 +129,38 @@ def _secret_args(config: Config) -> list[str]:
                 "fix build.secrets in harness.toml",
             )
         out += ["--secret", f"id={sid},src={path}"]
+    if config.build.ca_bundle:
+        path = config.path(config.build.ca_bundle)
+        if not path.is_file():
+            raise HarnessError(
+                f"build.ca_bundle: {path} does not exist",
+                "config",
+                "point build.ca_bundle at a PEM bundle (e.g. /etc/ssl/certs/ca-certificates.crt)",
+            )
+        out += ["--secret", f"id={CA_SECRET_ID},src={path}"]
     return out
+
+
+def _base_mapping(
+    client, text: str, config: Config, progress: Progress
+) -> tuple[dict[str, str], list[BaseStatus]]:
+    """build.base_images plus a stand-in for each base that cannot be had otherwise (a base
+    nothing provides is a build error, raised before any build)."""
+    explicit = config.build.base_images
+    args = df.mapped_build_args(text, config.build.args, explicit)
+    refs = df.base_refs(df.rewrite_from(text, explicit), args)
+    found = base_sources.resolve(client, refs, config, progress)
+    stand = [s for s in found.values() if s.status == "stand-in" and s.image]
+    extra = {s.ref: s.image for s in stand if s.image}
+    mapping = {name: extra.get(target, target) for name, target in explicit.items()}
+    return {**extra, **mapping}, stand
+
+
+def exported_dockerfile(text: str, config: Config, mapping: dict[str, str]) -> str:
+    """The Dockerfile the build reads: FROM lines mapped, then (build.ca_bundle) the CA given to
+    every RUN step."""
+    out = df.rewrite_from(text, mapping)
+    return inject_ca(out) if config.build.ca_bundle else out
 
 
 def _pump(stream: IO[str], out: queue.Queue[str | None]) -> None:
@@ -200,9 +240,13 @@ def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = qu
             "check build.dockerfile in harness.toml, or pick a commit that has one",
         )
     text = text_bytes.decode(errors="replace")
-    args = df.mapped_build_args(text, bc.args, bc.base_images)
     client = engine()
-    bases = _base_ids(client, df.base_refs(df.rewrite_from(text, bc.base_images), args))
+    mapping, stand = _base_mapping(client, text, config, progress)
+    stand_ins = [{"ref": s.ref, "image": s.image, "warnings": list(s.warnings)} for s in stand]
+    for warning in (w for s in stand for w in s.warnings):
+        progress(f"warning: {warning}")
+    args = df.mapped_build_args(text, bc.args, mapping)
+    bases = _base_ids(client, df.base_refs(df.rewrite_from(text, mapping), args))
     key = image_key(repo, commit.sha, config, text_bytes, args, bases)
     tag = image_tag(config, repo, commit.sha)
     found = client.images.list(filters={"label": f"{LABEL}={key}"})
@@ -210,12 +254,14 @@ def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = qu
         image = found[0]
         image.tag(*tag.rsplit(":", 1))
         progress(f"cache hit: {image.short_id} has key {key[:12]}; tagged {tag}")
-        return ImageInfo(tag, image.id, key, image.attrs["Size"], False, 0.0, bases, args)
+        return ImageInfo(
+            tag, image.id, key, image.attrs["Size"], False, 0.0, bases, args, stand_ins
+        )
 
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="harness-build-") as tmp:
         dockerfile_path, context = prepare_context(
-            repo, commit.sha, config, df.rewrite_from(text, bc.base_images), Path(tmp) / "src"
+            repo, commit.sha, config, exported_dockerfile(text, config, mapping), Path(tmp) / "src"
         )
         cmd = [buildkit_cli(bc.docker), "build", "--progress=plain", "-f", str(dockerfile_path)]
         cmd += ["--label", f"{LABEL}={key}", "--label", f"harness.commit={commit.sha}", "-t", tag]
@@ -235,7 +281,7 @@ def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = qu
         )
     image = client.images.get(tag)
     return ImageInfo(
-        tag, image.id, key, image.attrs["Size"], True, time.monotonic() - t0, bases, args
+        tag, image.id, key, image.attrs["Size"], True, time.monotonic() - t0, bases, args, stand_ins
     )
 
 

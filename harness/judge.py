@@ -25,12 +25,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from harness.cause import telling_line
 from harness.config import Config
 from harness.container import RunningWorker, start_worker
+from harness.customcheck import run_check_cmd
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.images import ImageInfo, build_image
-from harness.judgement import CHECKS, Finding, Judgement, Options
+from harness.judgement import ALL_CHECKS, Finding, Judgement, Options
 from harness.measure import payloads_for
 from harness.progress import Progress, quiet
 from harness.search import Verdict
@@ -75,8 +77,9 @@ class Judge:
             "size": self._size,
             "latency": self._latency,
             "cold": self._cold,
+            "cmd": self._cmd,
         }
-        assert tuple(self._checks) == CHECKS
+        assert tuple(self._checks) == ALL_CHECKS
 
     def judge(
         self, check: str, sha: str, reference: str | None = None, *, n: int | None = None
@@ -89,7 +92,7 @@ class Judge:
         method = self._checks.get(check)
         if method is None:
             raise HarnessError(
-                f"unknown check {check!r}", "config", f"use one of {', '.join(CHECKS)}"
+                f"unknown check {check!r}", "config", f"use one of {', '.join(ALL_CHECKS)}"
             )
         reference = reference or self.reference
         t0 = time.monotonic()
@@ -111,6 +114,11 @@ class Judge:
                     raise
                 self._images[sha] = exc
         return self._images[sha]
+
+    def warnings(self) -> list[str]:
+        """What the stand-in bases of the images built so far lack (each said once)."""
+        found = (i.warnings for i in self._images.values() if not isinstance(i, HarnessError))
+        return list(dict.fromkeys(w for ws in found for w in ws))
 
     def payloads(self) -> list[dict[str, Any]]:
         if self._payloads is None:
@@ -144,9 +152,8 @@ class Judge:
     def _build(self, sha: str, reference: str, n: int | None) -> Finding:
         info = self.image(sha)
         if isinstance(info, HarnessError):
-            return Finding(
-                Verdict.BAD, f"does not build: {info.message}", {"log_tail": info.log_tail[-800:]}
-            )
+            figures = {"log_tail": info.log_tail[-800:], "cause": telling_line(info.log_tail)}
+            return Finding(Verdict.BAD, f"does not build: {info.message}", figures)
         return Finding(Verdict.GOOD, "builds", {"size_bytes": info.size_bytes, "image": info.tag})
 
     def _startup(self, sha: str, reference: str, n: int | None) -> Finding:
@@ -165,8 +172,20 @@ class Judge:
             if worker.ready:
                 return Finding(Verdict.GOOD, f"ready in {worker.ready_s:.2f} s{note}", figures)
             figures["log_tail"] = (worker.log_tail or "")[-800:]
+            figures["cause"] = telling_line(worker.log_tail or "")
         why = f"not ready: exit code {worker.exit_code}, phase {worker.phase}{note}"
+        if figures["cause"]:
+            why += f": {figures['cause']}"
         return Finding(Verdict.BAD, why, figures)
+
+    def _cmd(self, sha: str, reference: str, n: int | None) -> Finding:
+        command = self.options.check_cmd
+        if not command:
+            raise HarnessError("--check cmd needs a command", "config", "pass --check-cmd 'CMD'")
+        info = self.image(sha)
+        if isinstance(info, HarnessError):
+            return Finding(Verdict.SKIP, "does not build, so the command cannot run")
+        return run_check_cmd(info.tag, self.config, command, self.options.check_cmd_timeout_s)
 
     def _size(self, sha: str, reference: str, n: int | None) -> Finding:
         info = self.image(sha)

@@ -14,6 +14,8 @@ from harness.search import Verdict
 CHECKS: tuple[str, ...] = ("build", "startup", "size", "latency", "cold")
 TIMED: tuple[str, ...] = ("latency", "cold")  # noisy: the culprit is confirmed against its parent
 COMPARED: tuple[str, ...] = ("size", "latency", "cold")  # judged against a reference commit
+CMD = "cmd"  # the user's own command (--check-cmd); not in "all" unless a command is given
+ALL_CHECKS: tuple[str, ...] = (*CHECKS, CMD)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class Options:
     # jitter is tens of ms; a lazy model load costs seconds)
     cold_floor_s: float = 0.25
     force: bool = False  # ignore cached verdicts (images are still reused)
+    confidence: float = 0.95  # latency bisect: name a commit only at this posterior or more
+    error_rate: float = 0.01  # latency bisect: each probe's SPRT error rate (both ways)
+    check_cmd: str | None = None  # cmd: `sh -c` this in a container of the commit's image
+    check_cmd_timeout_s: float = 600.0  # cmd: still running after this: killed, bad
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold < 10:
@@ -41,6 +47,14 @@ class Options:
             raise ValueError(f"samples {self.samples} must be >= 2 and <= max {self.max_samples}")
         if not 2 <= self.cold_rounds <= self.max_cold_rounds:
             raise ValueError(f"cold rounds {self.cold_rounds} must be >= 2 and <= max")
+        if not 0.5 < self.confidence < 1:
+            raise ValueError(f"--confidence {self.confidence}: expected a probability in (0.5, 1)")
+        if not 0 < self.error_rate < 0.5:
+            raise ValueError(f"error rate {self.error_rate}: expected a probability in (0, 0.5)")
+        if self.check_cmd is not None and not self.check_cmd.strip():
+            raise ValueError("--check-cmd: the command is empty")
+        if not self.check_cmd_timeout_s > 0:
+            raise ValueError(f"--check-cmd-timeout {self.check_cmd_timeout_s}: must be above 0")
 
     def params(self, check: str) -> dict[str, Any]:
         """The options that change what a verdict of `check` means (part of its cache key)."""
@@ -48,6 +62,8 @@ class Options:
             return {"size_threshold": self.size_threshold}
         if check == "latency":
             return {"threshold": self.threshold, "samples": [self.samples, self.max_samples]}
+        if check == CMD:
+            return {"command": self.check_cmd, "timeout_s": self.check_cmd_timeout_s}
         if check == "cold":
             return {
                 "threshold": self.threshold,

@@ -18,9 +18,21 @@ from harness.phases import parse_phase_line
 from harness.progress import Progress
 from harness.startup_times import split_stamp
 
-SHOWN = ("step", "installer", "packages", "collected", "total", "last", "message", "cause")
+SHOWN = (
+    "step", "installer", "packages", "collected", "total", "elapsed_s", "venv_bytes",
+    "cache_bytes", "last", "message", "cause",
+)  # fmt: skip
 EXIT = "exit_code"
 MAX_VALUE = 80  # characters of one field's value
+
+
+def _bytes(n: float) -> str:
+    """1234567 -> 1.23MB (one token, so a line stays `key=value` pairs)."""
+    for unit in ("B", "KB", "MB"):
+        if abs(n) < 1000:
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.2f}{unit}"
+        n /= 1000
+    return f"{n:.2f}GB"
 
 
 def _value(value: Any) -> str:
@@ -34,7 +46,10 @@ def format_phase(record: dict[str, Any]) -> str:
     parts = [f"[{record['phase']}]", str(record["status"])]
     for key in (*SHOWN, EXIT):
         if key in record and record[key] is not None:
-            parts.append(f"{key}={_value(record[key])}")
+            value = record[key]
+            if key.endswith("_bytes") and isinstance(value, int | float):
+                value = _bytes(value)
+            parts.append(f"{key}={_value(value)}")
     return " ".join(parts)
 
 

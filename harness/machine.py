@@ -7,11 +7,10 @@ import functools
 import hashlib
 import os
 import platform
-import shutil
 import socket
-import subprocess
 from pathlib import Path
 
+from harness.gpus import gpu_inventory
 from harness.results import Machine
 
 
@@ -31,16 +30,6 @@ def _memory_bytes() -> int:
     return 0
 
 
-def _gpu() -> str | None:
-    if not shutil.which("nvidia-smi"):
-        return None
-    proc = subprocess.run(
-        ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True
-    )
-    names = [n.strip() for n in proc.stdout.splitlines() if n.strip()]
-    return ", ".join(names) or None
-
-
 def _docker_version() -> str:
     with contextlib.suppress(Exception):
         from harness.dockercli import engine
@@ -52,7 +41,9 @@ def _docker_version() -> str:
 @functools.cache
 def machine_info() -> Machine:
     """This machine; id = <hostname>-<8 hex of a hash of machine-id, CPU, cores, memory>."""
-    cpu, cores, mem, gpu = _cpu_model(), os.cpu_count() or 0, _memory_bytes(), _gpu()
+    gpus = gpu_inventory()  # nvidia-smi when present, else none
+    gpu = ", ".join(gpus.names) or None
+    cpu, cores, mem = _cpu_model(), os.cpu_count() or 0, _memory_bytes()
     mid = ""
     with contextlib.suppress(OSError):
         mid = Path("/etc/machine-id").read_text().strip()
@@ -67,4 +58,6 @@ def machine_info() -> Machine:
         memory_bytes=mem,
         gpu=gpu,
         docker_version=_docker_version(),
+        gpu_count=gpus.count,
+        gpu_driver=gpus.driver,
     )

@@ -10,6 +10,8 @@ from typing import Any
 
 from harness import __version__
 from harness.atomic import write_atomic
+from harness.cause import error_cause, telling_line, traceback_cause
+from harness.coldstart import measure_cold
 from harness.config import Config
 from harness.container import RequestSample, RunningWorker, start_worker
 from harness.errors import HarnessError
@@ -84,6 +86,8 @@ def _fail(result: Result, store: ResultStore | None, err: HarnessError) -> Harne
         "hint": err.hint,
         "exit_code": err.exit_code,
     }
+    if err.cause:
+        result.error["cause"] = err.cause
     if store is not None:
         store.save(result)
     err.partial = result
@@ -100,7 +104,10 @@ def build_into(
         info = build_image(repo, sha, config)  # build log lines stay out of the status line
     except HarnessError as err:
         if err.kind == "build":
-            result.image = ImageRecord(built_ok=False, error=err.message, log_tail=err.log_tail)
+            err.cause = err.cause or telling_line(err.log_tail or "")
+            result.image = ImageRecord(
+                built_ok=False, error=err.message, log_tail=err.log_tail, cause=err.cause
+            )
             raise _fail(result, store, err) from None
         raise
     rec = ImageRecord(
@@ -112,6 +119,7 @@ def build_into(
         built=info.built,
         build_s=round(info.build_s, 3),
         layers=[Layer(**row) for row in layers(info.tag)],
+        stand_ins=info.stand_ins,
     )
     if config.measure.compressed_size:
         progress(f"compressing layers of {info.tag}")
@@ -148,6 +156,7 @@ def startup_into(result: Result, worker: RunningWorker) -> None:
         retried=worker.retried,
         phase_times=worker.phase_times,
         ready_gap_s=worker.ready_gap_s,
+        argv=worker.argv,
     )
 
 
@@ -167,13 +176,14 @@ def never_ready_error(result: Result, worker: RunningWorker, config: Config) -> 
         what = f"exited with code {worker.exit_code}"
     where = f" in phase {st.phase!r}" if st.phase else ""
     cause = f": {phases.cause}" if phases.cause else ""
-    last = (worker.log_tail.strip().splitlines() or [""])[-1][:200]
+    telling = telling_line(worker.log_tail)
     message = f"container for {result.commit.sha[:12]} {what}{where}{cause}{worker.retry_note()}"
-    if phases.failed is None and last:
-        message += f" (last log line: {last})"
+    if telling and not (phases.cause and phases.cause in telling):
+        message += f" (log: {telling})"
     hint = phases.remedy or "read startup.log_tail in the stored result"
     st.error = message
-    return HarnessError(message, "never_ready", hint, log_tail=worker.log_tail)
+    st.cause = telling
+    return HarnessError(message, "never_ready", hint, log_tail=worker.log_tail, cause=telling)
 
 
 def latency_summary(first: RequestSample | None, warm: list[RequestSample]) -> LatencyRecord:
@@ -192,12 +202,19 @@ def latency_summary(first: RequestSample | None, warm: list[RequestSample]) -> L
     )
 
 
-def request_error(result: Result, sample: RequestSample) -> HarnessError:
+def request_error(result: Result, sample: RequestSample, log: str = "") -> HarnessError:
+    """The failed request, told by the exception line of the worker's log (else of the error the
+    API returned; the runpod SDK puts the handler's traceback there), else by the API's error."""
+    cause = traceback_cause(log) or error_cause(sample.error) or error_cause(log)
+    result.latency.cause = cause
+    told = cause or sample.error[:200]
     return HarnessError(
-        f"request to {result.commit.sha[:12]} came back {sample.status}: {sample.error[:200]}",
+        f"request to {result.commit.sha[:12]} came back {sample.status}: {told}",
         "request",
         "check the request payload ([requests] in harness.toml / test_input.json) "
-        "and the worker's log",
+        "and the worker's log (latency.error and startup.log_tail in the stored result)",
+        log_tail=log,
+        cause=cause,
     )
 
 
@@ -216,11 +233,13 @@ def measure_commit(
     store: ResultStore | None = None,
     force: bool = False,
     progress: Progress = quiet,
+    cold_volume: bool = False,
 ) -> Result:
-    """The stored result for `rev`, measuring it first when absent (or when `force`)."""
+    """The stored result for `rev`, measuring it first when absent (or when `force`).
+    `cold_volume`: first one start on a fresh, empty volume (result.cold_start; measured anew)."""
     commit = repo.resolve(rev)
     store = store or default_store(config)
-    if not force:
+    if not force and not cold_volume:
         cached = store.load(commit.sha, config.fingerprint())
         if cached is not None and _one_attempt(cached):
             progress(f"{commit.short}: stored never-ready record predates retries; measuring")
@@ -240,6 +259,8 @@ def measure_commit(
     result = new_result(repo, commit, config)
     payloads = payloads_for(repo, commit.sha, config)
     tag = build_into(result, repo, config, store, progress)
+    if cold_volume:
+        result.cold_start = measure_cold(tag, config, progress)
     progress(f"starting {tag}")
     with start_worker(tag, config, progress=progress) as worker:
         startup_into(result, worker)
@@ -261,7 +282,7 @@ def measure_commit(
         if bad is not None:
             worker.refresh_logs()
             result.startup.log_tail = worker.log_tail
-            raise _fail(result, store, request_error(result, bad))
+            raise _fail(result, store, request_error(result, bad, worker.log_tail))
     store.save(result)
     return result
 

@@ -40,6 +40,9 @@ def result_rows(r: Result) -> list[tuple[str, str]]:
         ("peak memory incl. page cache", fmt_bytes(r.memory.peak_bytes)),
         ("peak process memory (no cache)", fmt_bytes(r.memory.peak_rss_bytes)),
     ]
+    for stand in img.stand_ins:  # the base was replaced: say by what and what it lacks
+        rows.append(("stand-in base", f"{stand['ref']} -> {stand['image']}"))
+        rows += [("warning", w) for w in stand.get("warnings", [])]
     if r.error:
         rows.append(("error", f"{r.error['kind']}: {r.error['message']}"))
     return rows

@@ -25,8 +25,10 @@ class Machine(BaseModel):
     cpu: str = ""
     cores: int = 0
     memory_bytes: int = 0
-    gpu: str | None = None
+    gpu: str | None = None  # GPU model names from nvidia-smi, comma-separated (None: no GPU)
     docker_version: str = ""
+    gpu_count: int = 0
+    gpu_driver: str | None = None  # NVIDIA driver version (nvidia-smi)
 
 
 class CommitRecord(BaseModel):
@@ -56,6 +58,9 @@ class ImageRecord(BaseModel):
     build_s: float | None = None
     error: str | None = None
     log_tail: str | None = None
+    cause: str | None = None  # the telling line of the build log (harness.cause)
+    # bases replaced by a local stand-in: [{"ref", "image", "warnings": [what it lacks]}]
+    stand_ins: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class StartupRecord(BaseModel):
@@ -74,6 +79,23 @@ class StartupRecord(BaseModel):
     # container's StartedAt)} per phase line; see harness.startup_times
     phase_times: list[dict[str, Any]] = Field(default_factory=list)
     ready_gap_s: float | None = None  # the worker's ready line (at_s) -> the API answering
+    cause: str | None = None  # never ready: the telling line of the log (harness.cause)
+    # the argv the container ran (image ENTRYPOINT/CMD with run.args, or run.command)
+    argv: list[str] = Field(default_factory=list)
+
+
+class ColdStartRecord(BaseModel):
+    """`measure --cold-volume`: one start on a fresh, empty volume (the first-ever start)."""
+
+    ok: bool = False
+    exit_code: int | None = None
+    phase: str | None = None
+    ready_s: float | None = None  # docker run -> the API answering
+    worker_ready_s: float | None = None  # the worker's own "ready" line
+    install_s: float | None = None  # the worker's `venv installed` line: the install alone
+    venv_s: float | None = None  # the venv phase on Docker's clock (create + install + seal)
+    phase_times: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
 
 
 class LatencyRecord(BaseModel):
@@ -86,6 +108,7 @@ class LatencyRecord(BaseModel):
     worker_timings: list[dict[str, Any]] = Field(default_factory=list)  # output.timings
     interleaved_with: str | None = None  # sha of the commit measured alternately (compare)
     error: str | None = None
+    cause: str | None = None  # a failed request: the telling line of the worker's log
 
 
 class MemoryRecord(BaseModel):
@@ -106,6 +129,7 @@ class Result(BaseModel):
     startup: StartupRecord = Field(default_factory=StartupRecord)
     latency: LatencyRecord = Field(default_factory=LatencyRecord)
     memory: MemoryRecord = Field(default_factory=MemoryRecord)
+    cold_start: ColdStartRecord | None = None  # measured only with --cold-volume
     error: dict[str, Any] | None = None  # {"kind", "message", "hint", "exit_code"} when partial
 
     @property

@@ -136,6 +136,17 @@ def _startup_rows(base: Result, cand: Result, config: Config, here: bool) -> lis
                 "baseline measured on another machine",
             )
         )
+    cold = cand.cold_start
+    if cold is not None and (cold.ok or base.cold_start is not None):
+        bc = base.cold_start.ready_s if base.cold_start else None
+        hard = lim.cold_ready_hard_s
+        crossed = hard is not None and (not cold.ok or (cold.ready_s or 0) > hard)
+        limit = f"hard limit {fmt_s(hard)}" if hard is not None else "no limit"
+        detail = f"{limit}; install {fmt_s(cold.install_s)}" if cold.ok else str(cold.error)
+        verdict = "worse" if crossed else "info"
+        rows.append(
+            Row("cold start (empty volume)", fmt_s(bc), fmt_s(cold.ready_s), verdict, detail)
+        )
     if lim.ready_hard_s is not None and c.ready_s is not None and c.ready_s > lim.ready_hard_s:
         rows.append(Row("ready hard limit", fmt_s(lim.ready_hard_s), fmt_s(c.ready_s), "worse"))
     elif (

@@ -3,7 +3,10 @@
 #   1. install Debian's docker.io engine when no engine answers (the client alone is not enough),
 #   2. start dockerd when none is running,
 #   3. make the local base image when the default base cannot be pulled (Docker Hub does not
-#      answer here): debootstrap a minimal Debian bookworm with Python 3.11 and `docker import` it.
+#      answer here): debootstrap a minimal Debian bookworm with Python 3.11 and `docker import` it,
+#   4. give it what the official python image has: `python`, `python3`, `pip`, `pip3` in
+#      /usr/local/bin, packages that `pip install` puts there importable by that `python` (a venv
+#      whose prefix is /usr/local). An older base without them gets the layer added.
 # Idempotent: each step is skipped when its result is already there. Needs root.
 set -euo pipefail
 
@@ -48,4 +51,20 @@ else
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["python3"]' - "$BASE_TAG" >/dev/null
   log "made $BASE_TAG ($(docker image inspect -f '{{.Size}}' "$BASE_TAG") bytes)"
+fi
+
+if docker run --rm --network none --entrypoint /bin/sh "$BASE_TAG" -c \
+    'test -x /usr/local/bin/pip && test -x /usr/local/bin/python' >/dev/null 2>&1; then
+  log "base image $BASE_TAG has python and pip in /usr/local/bin"
+else
+  log "adding python, python3, pip, pip3 in /usr/local/bin to $BASE_TAG"
+  # A venv at /usr/local: its pyvenv.cfg makes /usr/local/bin/python a venv interpreter, so pip
+  # installs into /usr/local/lib/python3.11/site-packages, where that python imports from (the
+  # official image's layout), and Debian's externally-managed guard does not apply.
+  printf '%s\n' "FROM $BASE_TAG" \
+    'RUN /usr/bin/python3 -m venv /usr/local && /usr/local/bin/python --version && /usr/local/bin/pip --version' \
+    'CMD ["python3"]' >/tmp/base-pip.Dockerfile
+  DOCKER_BUILDKIT=0 docker build -q -t "$BASE_TAG" - </tmp/base-pip.Dockerfile \
+    >/tmp/base-pip.log 2>&1 || { log "adding pip failed; see /tmp/base-pip.log"; exit 1; }
+  log "base image $BASE_TAG now has python and pip ($(docker image inspect -f '{{.Size}}' "$BASE_TAG") bytes)"
 fi

@@ -2,7 +2,9 @@
 # Make .venv (idempotent; a stamp per mode records what it was made from):
 #   harness  the harness alone, pinned by requirements/harness.lock (no torch, no worker package)
 #   tests    harness + test tools + the worker's stack pinned by worker/requirements/f5tts.lock
-#            (installed --no-deps, as the worker's venv on the volume is), for the test suite
+#            (installed --no-deps, as the worker's venv on the volume is), for the test suite;
+#            then the optional WhisperX extra on top, from worker/requirements/whisperx.lock (same
+#            torch; moves five pins, see that file's header; ~0.44 GB more)
 # Installs with uv (parallel downloads, no byte-compiling; kept in its own small venv beside its
 # cache, so it is not part of .venv), falling back to pip when uv cannot be installed.
 set -euo pipefail
@@ -23,7 +25,8 @@ mkdir -p "$PIP_CACHE_DIR" "$UV_CACHE_DIR"
 
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 harness_stamp=$(stamp_of requirements/harness.lock pyproject.toml)
-tests_stamp=$(stamp_of requirements/harness.lock pyproject.toml worker/requirements/f5tts.lock)
+tests_stamp=$(stamp_of requirements/harness.lock pyproject.toml worker/requirements/f5tts.lock \
+  worker/requirements/whisperx.lock)
 current() { [ -f "$VENV/.stamp-$1" ] && [ "$(cat "$VENV/.stamp-$1")" = "$2" ]; }
 
 if current tests "$tests_stamp" || { [ "$mode" = harness ] && current harness "$harness_stamp"; }
@@ -57,9 +60,11 @@ echo "$harness_stamp" > "$VENV/.stamp-harness"
 if [ "$mode" = tests ]; then
   log "installing the worker's stack (worker/requirements/f5tts.lock, ~8 GB) and the test tools"
   install --no-deps -r worker/requirements/f5tts.lock
-  install -c requirements/harness.lock -c worker/requirements/f5tts.lock -e ".[dev]"
+  log "installing the optional WhisperX extra on top (worker/requirements/whisperx.lock)"
+  install --no-deps -r worker/requirements/whisperx.lock
+  install -c requirements/harness.lock -c worker/requirements/whisperx.lock -e ".[dev]"
   echo "$tests_stamp" > "$VENV/.stamp-tests"
-  log "done: $("$VENV/bin/python" -c 'import torch, f5_tts, runpod; print("torch", torch.__version__, "runpod", runpod.__version__)' 2>/dev/null)"
+  log "done: $("$VENV/bin/python" -c 'import torch, f5_tts, runpod, whisperx; from importlib.metadata import version as v; print("torch", torch.__version__, "runpod", runpod.__version__, "whisperx", v("whisperx"))' 2>/dev/null)"
 else
   "$VENV/bin/harness" --help >/dev/null && log "done: harness installed, $VENV is $(du -sh "$VENV" | cut -f1)"
 fi

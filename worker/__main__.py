@@ -2,15 +2,20 @@
 
 Phases (one JSON line each, worker/phases.py): imports -> device -> model -> warmup -> ready, then
 runpod.serverless.start, which reads --rp_serve_api / --rp_api_host / --rp_api_port /
---test_input from sys.argv itself.
+--test_input from sys.argv itself. runpod serves the handler inside the long-life guards
+(worker/serving.py); after a SIGTERM a `serve` line says what became of the job in flight.
 """
 
 from __future__ import annotations
 
 import os
 
-from worker import phases
+from worker import heap, phases, venvmark
+from worker.deadline import Deadline
+from worker.guard import MemoryGuard
+from worker.lifecycle import Lifecycle
 from worker.phases import PhaseError, emit
+from worker.serving import guarded
 from worker.settings import SettingError, Settings
 
 WARMUP = {"text": "Warm up.", "nfe_step": 4, "seed": 0}
@@ -39,12 +44,8 @@ def start() -> None:
         import f5_tts.infer.utils_infer  # noqa: F401  (the slow import, timed here)
         import runpod
         import torch
-    except ImportError as exc:
-        raise PhaseError(
-            "imports",
-            f"{exc}",
-            "the worker venv is incomplete: rebuild it from worker/requirements/f5tts.lock",
-        ) from None
+    except venvmark.VENV_FAULTS as exc:  # the venv's files: marked for a rebuild, once
+        raise venvmark.imports_error(exc, os.environ.get("WORKER_VENV")) from None
     from worker import transcribe
 
     backend = transcribe.import_backend(settings)
@@ -86,15 +87,28 @@ def start() -> None:
     out = handler({"input": WARMUP})
     if "error" in out:
         raise PhaseError("warmup", f"warm-up synthesis failed: {out['error']}", "see the log above")
+    heap.release()  # loading and the warm-up leave ~200 MB free in the heap (docs/worker.md)
     emit("warmup", "ok", synthesis_ms=out["timings"]["synthesis_ms"])
     from worker import fitness
 
     # runpod runs these once before the first job, on the platform only (docs/worker.md).
     fitness.register(handler, device)
 
-    emit("ready", "ok")
+    lifecycle = Lifecycle(settings.sigterm_grace_s)
+    deadline = Deadline(settings.job_timeout_s)
+    deadline.attach(engine.model.transformer)  # checked at each step of the model
+    served = guarded(handler, lifecycle, deadline, MemoryGuard(settings.memory_ceiling_mb))
+    lifecycle.install()  # before runpod installs its own (it chains to ours per job)
+    emit(
+        "ready",
+        "ok",
+        job_timeout_s=settings.job_timeout_s,
+        sigterm_grace_s=settings.sigterm_grace_s,
+        memory_ceiling_mb=settings.memory_ceiling_mb,
+    )
     _enter("serve")
-    runpod.serverless.start({"handler": handler})
+    runpod.serverless.start({"handler": served})
+    lifecycle.stopped()  # serving ended: after a SIGTERM, say what happened to the job
 
 
 def main() -> None:

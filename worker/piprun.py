@@ -12,13 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from worker import pipfail, uvrun
 from worker.buildlock import BuildLock, Heartbeat
+from worker.installwatch import INTERVAL_S, Ticker
 from worker.phases import PhaseError, emit
 from worker.venvs import InstallFailed, Verdict
 
@@ -59,30 +59,31 @@ def stream_pip(
     tmpdir: Path,
     env: Mapping[str, str] | None = None,
     prefix: str = "pip",
+    interval_s: float = INTERVAL_S,
+    watch: Mapping[str, Path] | None = None,
 ) -> int:
-    """Run pip (or uv), echo its output to stderr, emit a progress line every ~15 s; its exit code.
+    """Run pip (or uv), echo its output to stderr, emit a progress line every `interval_s` (also
+    while it prints nothing: a `Ticker` thread, with the bytes on disk of `watch`); its exit code.
 
     pip keeps every downloaded wheel (~4 GB for the real lock) in TMPDIR until it installs; that
     goes on the volume (inside the build dir), so the disk phase's check covers it and a small
     container disk does not fill up."""
     tmpdir.mkdir(exist_ok=True)
     env = {**(os.environ if env is None else env), "TMPDIR": str(tmpdir)}
+    seen = {"installer": prefix, "collected": 0, "total": total, "last": ""}
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
     )
-    seen = 0
-    last = time.monotonic()
     try:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line.rstrip())
-            sys.stderr.write(f"{prefix}| {line}")
-            if line.startswith(("Collecting ", "Processing ")):  # index / --find-links
-                seen += 1
-            if time.monotonic() - last > 15:
-                emit("venv", "progress", collected=seen, total=total, last=line.strip()[:120])
-                last = time.monotonic()
-        return proc.wait()
+        with Ticker("installing", interval_s=interval_s, watch=watch, fields=lambda: dict(seen)):
+            for line in proc.stdout:
+                tail.append(line.rstrip())
+                sys.stderr.write(f"{prefix}| {line}")
+                if line.startswith(("Collecting ", "Processing ")):  # index / --find-links
+                    seen["collected"] = int(seen["collected"]) + 1
+                seen["last"] = line.strip()[:120]
+            return proc.wait()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -96,6 +97,7 @@ class PipTools:
     environ: Mapping[str, str]
     installer: str = "pip"  # auto: uv when it can be installed, else pip; uv; pip
     uv_cache: Path | None = None  # uv's cache (on the volume, so wheels are shared across locks)
+    progress_s: float = INTERVAL_S  # seconds between the install's progress lines
 
     def create(self, tmp: Path) -> None:
         res = subprocess.run(
@@ -128,7 +130,14 @@ class PipTools:
         tail: collections.deque[str] = collections.deque(maxlen=15)
         cmd = [str(tmp / "bin" / "python"), "-m", "pip", "install", "--no-deps"]
         cmd += ["--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
-        rc = stream_pip([*cmd, "-r", str(self.lock)], total, tail, tmp / ".pip-tmp")
+        rc = stream_pip(
+            [*cmd, "-r", str(self.lock)],
+            total,
+            tail,
+            tmp / ".pip-tmp",
+            interval_s=self.progress_s,
+            watch={"venv_bytes": tmp},
+        )
         shutil.rmtree(tmp / ".pip-tmp", ignore_errors=True)
         if rc != 0:
             free = shutil.disk_usage(tmp.parent).free
@@ -153,7 +162,7 @@ class PipTools:
     def _install_with_uv(self, tmp: Path, total: int) -> tuple[bool, str]:
         """(True, "") when uv installed the lock; (False, why) to go on with pip (`auto`)."""
         python = tmp / "bin" / "python"
-        uv, why = uvrun.bootstrap(python)
+        uv, why = uvrun.bootstrap(python, progress_s=self.progress_s)
         if uv is None:
             if self.installer == "uv":
                 raise PhaseError("venv", why, "set WORKER_INSTALLER=pip or make uv installable")
@@ -163,7 +172,11 @@ class PipTools:
         tail: collections.deque[str] = collections.deque(maxlen=15)
         cmd = uvrun.install_command(uv, python, self.lock, self.environ)
         env = uvrun.uv_env(self.environ, cache)
-        rc = stream_pip(cmd, total, tail, tmp / ".pip-tmp", env=env, prefix="uv")
+        watch = {"venv_bytes": tmp, "cache_bytes": cache}
+        rc = stream_pip(
+            cmd, total, tail, tmp / ".pip-tmp", env=env, prefix="uv",
+            interval_s=self.progress_s, watch=watch,
+        )  # fmt: skip
         shutil.rmtree(tmp / ".pip-tmp", ignore_errors=True)
         if rc == 0:
             return True, ""

@@ -77,6 +77,10 @@ class Settings:
     allow_private_urls: bool = False  # WORKER_ALLOW_PRIVATE_URLS: allow loopback/private URL hosts
     default_nfe: int = 32  # WORKER_DEFAULT_NFE: nfe_step when a request gives none
     max_output_seconds: float = 300.0  # WORKER_MAX_OUTPUT_SECONDS: refuse longer estimated audio
+    # long life (worker/guard.py, worker/lifecycle.py)
+    memory_ceiling_mb: float = 0.0  # WORKER_MEMORY_CEILING_MB: RSS above this asks for a refresh
+    sigterm_grace_s: float = 25.0  # WORKER_SIGTERM_GRACE_S: a job in flight may finish this long
+    job_timeout_s: float = 600.0  # WORKER_JOB_TIMEOUT_S: a job running longer fails (0: never)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +115,9 @@ class Settings:
             max_output_seconds=_number(
                 env, "WORKER_MAX_OUTPUT_SECONDS", d.max_output_seconds, 1, 3600
             ),
+            memory_ceiling_mb=_number(env, "WORKER_MEMORY_CEILING_MB", d.memory_ceiling_mb, 0, 1e7),
+            sigterm_grace_s=_number(env, "WORKER_SIGTERM_GRACE_S", d.sigterm_grace_s, 0, 3600),
+            job_timeout_s=_number(env, "WORKER_JOB_TIMEOUT_S", d.job_timeout_s, 0, 86400),
         )
 
     @property

@@ -1,11 +1,14 @@
 """Optional transcription of a custom reference clip when a request gives no ref_text.
 
 WORKER_TRANSCRIBER=none (default) imports nothing. =whisperx loads whisperx (not in the default
-lock; see worker/requirements/whisperx.in) from a local model folder at start-up.
+lock: build the venv from worker/requirements/whisperx.lock) with a local faster-whisper model
+folder (a ctranslate2 conversion: model.bin, config.json, tokenizer.json) at start-up, offline:
+pyannote's bundled VAD, audio passed as arrays (whisperx.load_audio would need the ffmpeg program).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -14,9 +17,9 @@ from worker.phases import PhaseError
 from worker.settings import Settings
 
 ENABLE_HINT = (
-    "install the optional transcriber into the worker venv: pip install -r "
-    "worker/requirements/whisperx.in (or build the venv from a lock that includes it), and set "
-    "WORKER_TRANSCRIBER_MODEL to a local faster-whisper model folder"
+    "build the worker venv from the lock that includes the optional transcriber "
+    "(WORKER_LOCK=worker/requirements/whisperx.lock), and set WORKER_TRANSCRIBER_MODEL to a local "
+    "faster-whisper model folder (ctranslate2 conversion with tokenizer.json)"
 )
 
 
@@ -64,6 +67,14 @@ def load_transcriber(settings: Settings, device: str, backend: Any) -> Transcrib
         raise PhaseError(
             "model",
             "WORKER_TRANSCRIBER=whisperx needs WORKER_TRANSCRIBER_MODEL (a local model folder)",
+            ENABLE_HINT,
+        )
+    folder = Path(settings.transcriber_model)
+    if not (folder / "model.bin").is_file():  # else faster-whisper reads the name as a hub id
+        raise PhaseError(
+            "model",
+            f"WORKER_TRANSCRIBER_MODEL={folder} is not a faster-whisper model folder "
+            "(no model.bin in it)",
             ENABLE_HINT,
         )
     try:

@@ -15,6 +15,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from worker.installwatch import INTERVAL_S, Ticker
+
 UV_VERSION = "0.13.9"
 TRUE = {"1", "true", "yes", "on"}
 
@@ -55,12 +57,18 @@ def install_command(uv: Path, python: Path, lock: Path, environ: Mapping[str, st
     return [*cmd, *index_args(environ), "-r", str(lock)]
 
 
-def bootstrap(python: Path, timeout_s: float = 180.0) -> tuple[Path | None, str]:
-    """pip-install uv into the venv of `python`; (its uv binary, "") or (None, why not)."""
+def bootstrap(
+    python: Path, timeout_s: float = 180.0, progress_s: float = INTERVAL_S
+) -> tuple[Path | None, str]:
+    """pip-install uv into the venv of `python`; (its uv binary, "") or (None, why not).
+
+    Up to `timeout_s` with no output of its own: progress lines every `progress_s` meanwhile."""
     cmd = [str(python), "-m", "pip", "install", "--no-deps", "--disable-pip-version-check"]
     cmd += ["--no-input", "--retries", "1", "--timeout", "30", f"uv=={UV_VERSION}"]
+    fields = {"installer": "pip", "package": f"uv=={UV_VERSION}"}
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        with Ticker("installing-uv", interval_s=progress_s, fields=lambda: fields):
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"installing uv failed: {exc}"
     uv = python.parent / "uv"

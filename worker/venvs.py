@@ -10,6 +10,11 @@ Leases: <venvs>/.leases/<key>/<holder>.check while a start checks a venv, rename
 runs on it; the running worker keeps it fresh (boot forks a keeper before the exec). Pruning and
 the clean-up skip anything leased; a lease older than LEASE_S is a dead holder's.
 
+A reused venv is trusted on its marker and its manifest (manifest.py: sizes of a sample of its
+files, written at seal time), not on an import: the worker's own import phase is the real check,
+and a venv that fails there is marked (venvmark.py) so the next start rebuilds it, once. Venvs
+sealed before manifests existed still get the import check.
+
 The protocol is a generator (`Store.ensure`) that yields the seconds it wants to wait, so the same
 code runs in boot (which sleeps) and in the model test (which steps many starts on one volume).
 A little over 350 lines on purpose: the steps of one start (check, wait, build, fence, seal, use)
@@ -30,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from worker import pipfail
+from worker import manifest, pipfail, venvmark
 from worker.buildlock import BUILDING, BuildLock
 from worker.leases import Leases
 from worker.phases import PhaseError, emit
@@ -85,10 +90,12 @@ def marker_problem(marker: Any, key: str, lock_sha256: str) -> str | None:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a venv can be used: ok, broken (rebuild it) or unknown (say so; touch nothing)."""
+    """Whether a venv can be used: ok, broken (rebuild it) or unknown (say so; touch nothing).
+    `imports_failed`: broken because the worker's own imports failed on it (venvmark.py)."""
 
     kind: str
     why: str = ""
+    imports_failed: bool = False
 
 
 class InstallFailed(Exception):
@@ -156,7 +163,34 @@ class Store:
             return Verdict("broken", problem)
         if not self.fs.exists(path / "bin" / "python"):
             return Verdict("broken", "bin/python missing")
-        return self.tools.import_check(path)
+        try:
+            cause = venvmark.failure_cause(path, self.fs)
+        except OSError as exc:
+            return Verdict("unknown", f"the venv cannot be read now: {exc}")
+        if cause is not None:
+            return Verdict("broken", f"the worker's imports failed on it: {cause}", True)
+        digest = marker.get("manifest_sha256")
+        if not digest:  # sealed before manifests existed: the import check, as it was
+            return self.tools.import_check(path)
+        return self._manifest_verdict(path, str(digest))
+
+    def _manifest_verdict(self, path: Path, digest: str) -> Verdict:
+        """ok when the venv's files still match the manifest its marker vouches for."""
+        try:
+            text = self.fs.read_text(path / manifest.MANIFEST)
+        except FileNotFoundError:
+            return Verdict("broken", "manifest missing")
+        except OSError as exc:
+            return Verdict("unknown", f"manifest cannot be read now: {exc}")
+        if hashlib.sha256(text.encode()).hexdigest() != digest:
+            return Verdict("broken", "manifest does not match the marker")
+        try:
+            why = manifest.problem(path, self.fs, json.loads(text))
+        except ValueError:
+            return Verdict("broken", "manifest is not JSON")
+        except OSError as exc:
+            return Verdict("unknown", f"the venv's files cannot be read now: {exc}")
+        return Verdict("broken", f"manifest check: {why}") if why else Verdict("ok")
 
     def ensure(self, disk_check: Callable[[bool], None]) -> Generator[float, None, Ready]:
         """Find or build this key's venv; yields seconds to wait; returns the leased venv."""
@@ -183,12 +217,13 @@ class Store:
     ) -> Generator[float, None, Ready]:
         first, fenced = True, 0
         while True:
+            t0 = time.monotonic()
             verdict = self.check(self.final)
             if first:
                 disk_check(verdict.kind != "ok")
                 first = False
             if verdict.kind == "ok":
-                return self._use(lease, reused=True)
+                return self._use(lease, reused=True, check_ms=(time.monotonic() - t0) * 1000)
             self._refuse_unknown(verdict)
             self.say("venv", "progress", step="need-build", key=self.key, reason=verdict.why)
             lock = BuildLock(self.venvs / f"{self.key}.lock", self.stale_s, self.fs)
@@ -267,7 +302,7 @@ class Store:
         removed = self.sweeper.clean_leftovers(lock.token)
         if removed:
             self.say("venv", "progress", step="cleaned", removed=removed)
-        return (yield from self._build(lock))
+        return (yield from self._build(lock, verdict.why if verdict.imports_failed else ""))
 
     def _users(self, key: str) -> int:
         try:
@@ -284,7 +319,9 @@ class Store:
         except OSError:
             return True
 
-    def _build(self, lock: BuildLock) -> Generator[float, None, str]:
+    def _build(self, lock: BuildLock, after_failure: str = "") -> Generator[float, None, str]:
+        """Build, check, seal. `after_failure`: the cause the worker's imports failed with on
+        the venv this one replaces (kept in the marker: such a venv is never marked again)."""
         tmp = self.venvs / f".tmp-{self.key}-{lock.token}"
         sealed = False
         t0 = time.monotonic()
@@ -309,6 +346,8 @@ class Store:
                         "see details",
                         import_check=verdict.why,
                     )
+                listing = json.dumps(manifest.make(tmp, self.fs), indent=0)
+                self.fs.write_text(tmp / manifest.MANIFEST, listing)
                 marker = {
                     "key": self.key,
                     "lock_sha256": self.lock_sha,
@@ -316,8 +355,11 @@ class Store:
                     "created": time.time(),
                     "install_s": round(time.monotonic() - t0, 1),
                     "freeze_sha256": self.tools.freeze_digest(tmp),
+                    "manifest_sha256": hashlib.sha256(listing.encode()).hexdigest(),
                     "builder": lock.owner_or_empty(),
                 }
+                if after_failure:
+                    marker["after_import_failure"] = after_failure
                 if self._fenced(lock, tmp):
                     return "fenced"
                 self.fs.write_text(tmp / MARKER, json.dumps(marker, indent=1))
@@ -351,12 +393,15 @@ class Store:
             if not sealed:
                 self.fs.discard(tmp)  # only ever our own build dir
 
-    def _use(self, lease: Path, reused: bool) -> Ready:
+    def _use(self, lease: Path, reused: bool, check_ms: float = 0.0) -> Ready:
         with contextlib.suppress(OSError):
             self.fs.touch(self.final / MARKER)  # last use, for pruning
         lease = self.leases.promote(lease)
         pruned = self.sweeper.prune(self.keep, self.key)
-        self.say("venv", "ok", path=str(self.final), key=self.key, reused=reused, pruned=pruned)
+        extra = {"check_ms": round(check_ms)} if reused else {}
+        self.say(
+            "venv", "ok", path=str(self.final), key=self.key, reused=reused, pruned=pruned, **extra
+        )
         return Ready(self.final, lease, reused, pruned)
 
     def _volume_error(self, exc: OSError, what: str) -> PhaseError:

@@ -60,6 +60,10 @@ class VolumeFs:
     def listdir(self, path: Path) -> list[str]:
         return sorted(os.listdir(path))
 
+    def size(self, path: Path) -> int:
+        """A file's size in bytes (raises FileNotFoundError when it is gone)."""
+        return path.stat().st_size
+
     def exists(self, path: Path) -> bool:
         return os.path.lexists(path)
 

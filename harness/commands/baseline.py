@@ -18,13 +18,15 @@ from harness.commands.common import (
     out,
     progress,
 )
+from harness.config import Config
 from harness.gitrepo import Repo
-from harness.machine import machine_info
+from harness.gpus import device_tag, gpu_inventory
 from harness.measure import measure_commit
 
 
-def default_name() -> str:
-    return "reference-gpu" if machine_info().gpu else "reference-cpu"
+def default_name(config: Config) -> str:
+    """reference-gpu when the config runs workers on GPUs (run.gpus), else reference-cpu."""
+    return "reference-gpu" if config.run.gpus is not None else "reference-cpu"
 
 
 def register(app: typer.Typer) -> None:
@@ -46,10 +48,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure REV (or reuse its stored result) and write baselines/NAME.json."""
         cfg = command_config(config, repo, trust_repo_config)
-        name = baselines.check_name(name or default_name())
+        name = baselines.check_name(name or default_name(cfg))
         with progress() as say:
             result = measure_commit(
                 Repo(repo), rev, cfg, samples=samples, force=force, progress=say
             )
-        path = baselines.save(cfg.path(cfg.measure.baselines_dir), name, result)
-        out.print(f"baseline {name}: {result.commit.sha[:12]} -> {path}")
+        device = None
+        if cfg.run.gpus is not None:
+            device = device_tag(cfg.run.gpus, gpu_inventory())
+        path = baselines.save(cfg.path(cfg.measure.baselines_dir), name, result, device=device)
+        on = f" on {device}" if device else ""
+        out.print(f"baseline {name}: {result.commit.sha[:12]}{on} -> {path}")

@@ -16,17 +16,21 @@ from harness.bisect_report import print_table, write_reports
 from harness.commands.common import ConfigOpt, TrustOpt, command_config, stoppable
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
-from harness.judgement import CHECKS, Options
+from harness.judgement import ALL_CHECKS, CHECKS, CMD, Options
 
-CHECK_CHOICES = (*CHECKS, "all")
+CHECK_CHOICES = (*ALL_CHECKS, "all")
 
 
-def parse_checks(value: str) -> tuple[str, ...]:
-    """'all' or one check name (or a comma list) -> the checks to bisect, with a clear error."""
+def parse_checks(value: str, check_cmd: str | None = None) -> tuple[str, ...]:
+    """'all' or one check name (or a comma list) -> the checks to bisect, with a clear error.
+
+    'all' includes cmd when a command is given; cmd without a command is an error."""
     names = [v.strip().lower() for v in value.split(",") if v.strip()]
     if names == ["all"]:
-        return CHECKS
-    bad = [n for n in names if n not in CHECKS]
+        return (*CHECKS, CMD) if check_cmd else CHECKS
+    if CMD in names and not check_cmd:
+        raise typer.BadParameter("the cmd check needs --check-cmd 'CMD'")
+    bad = [n for n in names if n not in ALL_CHECKS]
     if bad or not names:
         raise typer.BadParameter(
             f"unknown check {', '.join(bad) or repr(value)}; use one of {', '.join(CHECK_CHOICES)}"
@@ -37,7 +41,13 @@ def parse_checks(value: str) -> tuple[str, ...]:
 def bisect_command(
     good: Annotated[str, typer.Option("--good", help="a commit where the check passes")],
     bad: Annotated[str, typer.Option("--bad", help="a later commit where it fails")],
-    check: Annotated[str, typer.Option(help=f"one of {', '.join(CHECK_CHOICES)}")] = "all",
+    check: Annotated[
+        str | None,
+        typer.Option(
+            help=f"one of {', '.join(CHECK_CHOICES)}, or a comma list (default: cmd with "
+            "--check-cmd, else all)"
+        ),
+    ] = None,
     repo: Annotated[Path, typer.Option(help="the git repository to bisect")] = Path("."),
     config: ConfigOpt = None,
     trust_repo_config: TrustOpt = False,
@@ -50,9 +60,19 @@ def bisect_command(
         float, typer.Option(help="cold: a first request slower by less is not a regression")
     ] = 0.25,
     force: Annotated[bool, typer.Option(help="ignore cached verdicts")] = False,
+    confidence: Annotated[
+        float, typer.Option(help="latency: name a commit only at this posterior probability")
+    ] = 0.95,
+    check_cmd: Annotated[
+        str | None,
+        typer.Option(help="cmd: run `sh -c CMD` in each image; 0 good, 125 skip, 1-127 bad"),
+    ] = None,
+    check_cmd_timeout: Annotated[
+        float, typer.Option(help="cmd: seconds before the command is killed (counts as bad)")
+    ] = 600.0,
 ) -> None:
     """Bisect GOOD..BAD; exit 0 with a culprit, 20 no regression, 21 undecided, 22 good end bad."""
-    checks = parse_checks(check)
+    checks = parse_checks(check or (CMD if check_cmd else "all"), check_cmd)
     try:
         options = Options(
             threshold=threshold,
@@ -61,6 +81,9 @@ def bisect_command(
             max_samples=max_samples,
             cold_floor_s=cold_floor_s,
             force=force,
+            confidence=confidence,
+            check_cmd=check_cmd,
+            check_cmd_timeout_s=check_cmd_timeout,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -12,6 +12,7 @@ from harness.commands.common import (
     RepoOpt,
     TrustOpt,
     command_config,
+    err,
     handle_errors,
     out,
     progress,
@@ -37,3 +38,7 @@ def register(app: typer.Typer) -> None:
             info = build_image(r, rev, cfg, progress=say)
         how = f"built in {info.build_s:.1f} s" if info.built else "reused (cache key match)"
         out.print(f"{info.tag}  {info.id[:19]}  {fmt_bytes(info.size_bytes)}  {how}")
+        for stand in info.stand_ins:
+            err.print(f"stand-in: {stand['ref']} -> {stand['image']}", markup=False)
+        for warning in info.warnings:
+            err.print(f"warning: {warning}", markup=False, highlight=False)

@@ -19,12 +19,17 @@ from harness.bisect import CHECK_EXIT, CHECK_HARNESS_FAILURE, check_commit
 from harness.commands.common import ConfigOpt, TrustOpt, command_config, stoppable
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
-from harness.judgement import CHECKS, Options
+from harness.judgement import ALL_CHECKS, CMD, Options
 
 
 def check_command(
     rev: Annotated[str, typer.Argument(help="the commit to judge")] = "HEAD",
-    check: Annotated[str, typer.Option(help=f"one of {', '.join(CHECKS)}")] = "startup",
+    check: Annotated[
+        str | None,
+        typer.Option(
+            help=f"one of {', '.join(ALL_CHECKS)} (default: cmd with --check-cmd, else startup)"
+        ),
+    ] = None,
     good: Annotated[str | None, typer.Option(help="reference for size/latency/cold")] = None,
     repo: Annotated[Path, typer.Option(help="the git repository")] = Path("."),
     config: ConfigOpt = None,
@@ -33,13 +38,29 @@ def check_command(
     threshold: Annotated[float, typer.Option(help="latency: worse by more than this")] = 0.2,
     size_threshold: Annotated[float, typer.Option(help="size: larger by more than this")] = 0.1,
     force: Annotated[bool, typer.Option(help="ignore a cached verdict")] = False,
+    check_cmd: Annotated[
+        str | None,
+        typer.Option(
+            help="cmd: run `sh -c CMD` in the commit's image; 0 good, 125 skip, 1-127 bad"
+        ),
+    ] = None,
+    check_cmd_timeout: Annotated[
+        float, typer.Option(help="cmd: seconds before the command is killed (counts as bad)")
+    ] = 600.0,
 ) -> None:
     """Judge one commit: exit 0 good, 1 bad, 125 skip, >= 128 harness failure."""
-    if check not in CHECKS:
-        typer.echo(f"error: unknown check {check!r}; use one of {', '.join(CHECKS)}", err=True)
+    check = check or (CMD if check_cmd else "startup")
+    if check not in ALL_CHECKS:
+        typer.echo(f"error: unknown check {check!r}; use one of {', '.join(ALL_CHECKS)}", err=True)
         raise typer.Exit(CHECK_HARNESS_FAILURE)
     try:
-        options = Options(threshold=threshold, size_threshold=size_threshold, force=force)
+        options = Options(
+            threshold=threshold,
+            size_threshold=size_threshold,
+            force=force,
+            check_cmd=check_cmd,
+            check_cmd_timeout_s=check_cmd_timeout,
+        )
         r = Repo(repo)
         cfg = command_config(config, repo, trust_repo_config)
         with stoppable():  # Ctrl-C / SIGTERM: 130 / 143, which abort a `git bisect run`

@@ -14,8 +14,10 @@ from rich.markup import escape
 
 from harness.config import Config, load_config
 from harness.container import remove_session_containers
+from harness.dockercli import engine
 from harness.errors import HarnessError
 from harness.formats import FORMATS
+from harness.gpus import require_gpu_runtime
 from harness.interrupts import Terminated, sigterm_unwinds
 from harness.progress import Progress
 
@@ -85,6 +87,8 @@ def command_config(config: Path | None, repo: Path, trust_repo_config: bool = Fa
             )
         config = own
     cfg = load_config(config)
+    if cfg.run.gpus is not None:  # before any build: an engine that cannot give GPUs refuses
+        require_gpu_runtime(cfg.run.gpus, engine().info())
     used = Path(config).resolve() if config is not None else Path.cwd().resolve() / CONFIG_FILE
     if own.is_file() and own != used:
         err.print(

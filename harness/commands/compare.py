@@ -1,7 +1,10 @@
-"""`harness compare A B`: is B worse than A? A and B are revisions or baseline names."""
+"""`harness compare A B`: is B worse than A? A and B are revisions or baseline names.
+
+Reports (Markdown, JSON, one HTML page) go to results/compare-<A12>-<B12>.*."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +18,13 @@ from harness.commands.common import (
     SamplesOpt,
     TrustOpt,
     command_config,
+    err,
     handle_errors,
     out,
     output_format,
     progress,
 )
+from harness.compare_report import write_compare_reports
 from harness.errors import HarnessError
 from harness.formats import render_scorecard
 from harness.gitrepo import Repo
@@ -45,10 +50,15 @@ def register(app: typer.Typer) -> None:
         cfg = command_config(config, repo, trust_repo_config)
         with progress() as say:
             card = run_abtest(Repo(repo), a, b, cfg, samples=samples, progress=say)
+        reproduce = [
+            f"harness compare {shlex.quote(a)} {shlex.quote(b)} --repo {shlex.quote(str(repo))}"
+        ]
+        paths = write_compare_reports(card, cfg.path(cfg.measure.results_dir), reproduce=reproduce)
         if chosen is not None:
             print(render_scorecard(card, chosen), end="")
         else:
             out.print(scorecard_table(card))
+        err.print(f"reports: {', '.join(str(p) for p in paths.values())}", soft_wrap=True)
         if card.worse:
             bad = ", ".join(r.metric for r in card.rows if r.verdict == "worse")
             raise HarnessError(

@@ -112,7 +112,7 @@ def test_json_report_keys_and_values() -> None:
     assert set(data["checks"]) == {"size", "latency", "build"}
     assert set(data["checks"]["size"]) == {
         "status", "message", "first_bad", "last_good", "candidates", "probes", "probe_bound",
-        "confirmation",
+        "confirmation", "search",
     }  # fmt: skip
     assert data["checks"]["size"]["probes"] == 5 and data["checks"]["build"]["first_bad"] is None
     assert data["checks"]["latency"]["confirmation"]["check"] == "latency-confirm"
@@ -167,7 +167,7 @@ def test_markdown_report() -> None:
 def test_reports_on_disk_and_the_chart_is_a_readable_png(tmp_path: Path) -> None:
     run = a_run(size_result(), latency_result(), build_result())
     paths = write_reports(run, tmp_path / "results")
-    assert set(paths) == {"json", "md", "png"}
+    assert set(paths) == {"json", "md", "png", "html"}
     assert paths["md"].name == f"{stem(run)}.md" == f"bisect-{COMMITS[0][:12]}-{COMMITS[8][:12]}.md"
     assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(to_json(run)))
     assert paths["md"].read_text() == to_markdown(run, paths["png"].name)
@@ -182,11 +182,65 @@ def test_reports_on_disk_and_the_chart_is_a_readable_png(tmp_path: Path) -> None
     )  # no temp files left
 
 
+def noisy_latency_result(status: str = "found") -> CheckResult:
+    """A latency result of the noisy search: ends, visit path and posterior in `search`."""
+    post = [0.0, 0.0, 0.0, 0.01, 0.02, 0.96, 0.01, 0.0, 0.0]
+    search = {
+        "status": status,
+        "ends": {
+            "status": "regression", "ratio": 1.3, "low": 1.1, "high": 1.5,
+            "message": "latency: bad end x1.30 the good end: bisecting",
+            "good": {"samples": 40, "median_s": 0.2}, "bad": {"samples": 41, "median_s": 0.26},
+        },
+        "confidence": 0.95, "max_visits": 13, "visits": 4, "best": 5, "probability": 0.96,
+        "posterior": post,
+        "path": [
+            {"position": 4, "llr": -5.1, "best": 6, "p": 0.3},
+            {"position": 6, "llr": 4.9, "best": 5, "p": 0.6},
+            {"position": 5, "llr": 4.7, "best": 5, "p": 0.8},
+            {"position": 4, "llr": -4.8, "best": 5, "p": 0.96},
+        ],
+    }  # fmt: skip
+    probes = [
+        step("latency", 0, G, {"median_s": 0.2, "end": "good"}),
+        step("latency", 8, B, {"median_s": 0.26, "end": "bad"}),
+        step("latency", 4, G, {"median_s": 0.2, "llr": -5.1}),
+        step("latency", 6, B, {"median_s": 0.26, "llr": 4.9}),
+        step("latency", 5, B, {"median_s": 0.26, "llr": 4.7}),
+    ]
+    found = status == "found"
+    return CheckResult(
+        "latency", status, f"latency: {status}", probes, 15,
+        COMMITS[5] if found else None, COMMITS[4] if found else None,
+        [COMMITS[5]] if found else [], None, search,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("status", ["found", "not_found"])
+def test_the_latency_search_is_in_every_report(tmp_path: Path, status: str) -> None:
+    run = a_run(noisy_latency_result(status))
+    data = to_json(run)
+    search = data["checks"]["latency"]["search"]
+    assert search["probability"] == 0.96 and len(search["posterior"]) == len(COMMITS)
+    assert search["ends"]["good"]["median_s"] == 0.2 and search["ends"]["bad"]["samples"] == 41
+    assert [s["position"] for s in search["path"]] == [4, 6, 5, 4]
+    md = to_markdown(run)
+    assert "## latency: ends, visits and posterior" in md
+    assert "good end (kept warm): median 200 ms, 40 samples" in md
+    assert "bad end (kept warm): median 260 ms, 41 samples" in md
+    assert "| 4 | 4 | -4.80 | #5 | 0.960 |" in md and "#5 0.960" in md
+    paths = write_reports(run, tmp_path)
+    with Image.open(paths["png"]) as png:
+        assert png.format == "PNG"
+    assert run.exit_code == (EXIT_FOUND if status == "found" else EXIT_UNDECIDED)
+
+
 def test_a_run_without_figures_has_no_chart(tmp_path: Path) -> None:
     bare = CheckResult("startup", "undecided", "startup: ?", [step("startup", 0, G, {})], 5)
     paths = write_reports(a_run(bare), tmp_path)
-    assert set(paths) == {"json", "md"}
+    assert set(paths) == {"json", "md", "html"}
     assert "![" not in paths["md"].read_text()
+    assert "<img" not in paths["html"].read_text()
 
 
 def test_summary_line() -> None:
@@ -197,7 +251,9 @@ def test_summary_line() -> None:
     )
 
 
-STATUSES = ["found", "ambiguous", "no_regression", "good_end_bad", "undecided", "unconfirmed"]
+STATUSES = [
+    "found", "ambiguous", "no_regression", "good_end_bad", "undecided", "unconfirmed", "not_found",
+]  # fmt: skip
 
 
 @given(st.lists(st.sampled_from(STATUSES), min_size=1, max_size=5))

@@ -13,10 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.bisect import run_bisect
+from harness.classify import bound
 from harness.config import parse_config
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.judgement import CHECKS, Judgement, Options
+from harness.latency_bisect import cache_params
+from harness.noisysearch import NoisySearch
 from harness.search import Verdict
 from harness.verdicts import VerdictCache
 
@@ -194,6 +197,28 @@ def _history(tmp_path: Path, n: int) -> tuple[Repo, list[str]]:
     return Repo(path), shas
 
 
+def _cache_latency_bisect(
+    cache: VerdictCache, opts: Options, shas: list[str], first_bad: int
+) -> None:
+    """What an interrupted latency bisect leaves in the cache: the ends' comparison (with the
+    ends' samples) and one record per visit, made here by running the search on sure evidence."""
+    ends = {"status": "regression", "ratio": 1.5, "low": 1.3, "high": 1.7, "message": "ends"}
+    pools = {"good": [0.2, 0.21, 0.19, 0.2], "bad": [0.3, 0.31, 0.29, 0.3]}
+    record = Judgement(
+        "latency", shas[-1], shas[0], Verdict.BAD, "ends", {"ends": ends, "pools": pools}
+    )
+    cache.put(record, cache_params(opts, shas[-1], "ends"))
+    search = NoisySearch(len(shas), cap=bound(opts.error_rate) / 2, confidence=opts.confidence)
+    while (i := search.next_probe()) is not None:
+        visit = search.visits.get(i, 0) + 1
+        llr = 2 * bound(opts.error_rate) * (1 if i >= first_bad else -1)
+        verdict = Verdict.BAD if llr > 0 else Verdict.GOOD
+        figures = {"llr": llr, "median_s": 0.3 if llr > 0 else 0.2, "samples": 5}
+        visit_record = Judgement("latency", shas[i], shas[0], verdict, f"#{i}", figures)
+        cache.put(visit_record, cache_params(opts, shas[-1], f"visit-{visit}"))
+        search.record(i, llr)
+
+
 @pytest.mark.parametrize("first_bad", [1, 5, 9])
 def test_resume_answers_every_step_from_the_cache(tmp_path, monkeypatch, first_bad) -> None:
     """Verdicts stored by an earlier (interrupted) run: the same bisect measures nothing, and
@@ -204,10 +229,8 @@ def test_resume_answers_every_step_from_the_cache(tmp_path, monkeypatch, first_b
     cache, opts = VerdictCache.for_config(config), Options()
     for i, sha in enumerate(shas):
         verdict = Verdict.BAD if i >= first_bad else Verdict.GOOD
-        for check in ("build", "latency"):
-            cache.put(Judgement(check, sha, shas[0], verdict, f"#{i}"), opts.params(check))
-    confirm = Judgement("latency-confirm", shas[first_bad], shas[first_bad - 1], Verdict.BAD, "x")
-    cache.put(confirm, opts.confirm_params("latency"))
+        cache.put(Judgement("build", sha, shas[0], verdict, f"#{i}"), opts.params("build"))
+    _cache_latency_bisect(cache, opts, shas, first_bad)
 
     run = run_bisect(repo, shas[0], shas[-1], config, checks=("build", "latency"), options=opts)
     assert run.measured == [] and run.built == []
@@ -216,7 +239,9 @@ def test_resume_answers_every_step_from_the_cache(tmp_path, monkeypatch, first_b
         "latency": shas[first_bad],
     }
     assert all(p.cached for r in run.checks for p in r.probes)
-    assert run.checks[1].confirmation == replace(confirm, cached=True)
+    confirmation = run.checks[1].confirmation
+    assert confirmation is not None and confirmation.verdict is Verdict.BAD
+    assert confirmation.check == "latency-confirm" and "posterior" in confirmation.reason
 
     # force ignores the cache: now the first step needs the (unreachable) engine
     with pytest.raises(HarnessError) as info:

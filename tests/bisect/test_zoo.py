@@ -105,8 +105,10 @@ def test_all_checks_in_one_pass_find_each_culprit(zoo: Zoo) -> None:
     size = next(c for c in data["culprits"] if c["check"] == "size")
     assert size["files"] == ["Dockerfile"]
     assert size["reproduce"].startswith(f"harness check {zoo.culprits['size'][:12]} --check size")
-    for kind in ("json", "md", "png"):
+    for kind in ("json", "md", "png", "html"):
         assert Path(data["reports"][kind]).stat().st_size > 0
+    page = Path(data["reports"]["html"]).read_text()
+    assert all(f'culprit-sha">{sha}</code>' in page for sha in found.values())
     md = Path(data["reports"]["md"]).read_text()
     assert zoo.culprits["latency"] in md and "Merge branch 'side'" in md
 

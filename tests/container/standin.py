@@ -18,7 +18,11 @@ VERSION = "1.0"
 ENTRY_MODULE = "boot_standin_entry"
 ENTRY_SOURCE = """\
 import json, os, sys
-import boot_standin_pkg
+try:
+    import boot_standin_pkg
+except ImportError as exc:  # as the worker's imports phase does (worker/__main__.py)
+    from worker import phases, venvmark
+    phases.fail(venvmark.imports_error(exc, os.environ.get("WORKER_VENV")))
 print(json.dumps({"phase": "ready", "status": "ok", "pid": os.getpid(), "argv": sys.argv[1:],
                   "prefix": sys.prefix, "venv": os.environ.get("WORKER_VENV"),
                   "volume": os.environ.get("WORKER_VOLUME"), "cwd": os.getcwd()}), flush=True)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ import pytest
 
 from tests.container import standin
 from tests.container.bootrun import Env
+from worker.manifest import MANIFEST
 from worker.phases import parse_line
 from worker.sweep import KEY_RE, MARKER
 from worker.venvs import venv_key
@@ -104,15 +106,86 @@ def test_broken_venv_is_moved_aside_and_rebuilt(env: Env) -> None:
     assert (venv / MARKER).exists()
 
 
-def test_venv_failing_probe_is_rebuilt(env: Env) -> None:
+def _site(venv: Path) -> Path:
+    return next(venv.glob("lib/python*/site-packages"))
+
+
+def _damage(venv: Path, how: str) -> None:
+    init = _site(venv) / standin.PKG / "__init__.py"
+    if how == "edited":
+        init.write_text("raise ImportError('corrupted')\n")
+    elif how == "truncated":
+        init.write_bytes(init.read_bytes()[:3])
+    elif how == "deleted":
+        shutil.rmtree(init.parent)
+    elif how == "manifest":
+        with (venv / MANIFEST).open("a") as fh:
+            fh.write(" ")
+
+
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [
+        ("edited", "changed"),
+        ("truncated", "truncated"),
+        ("deleted", "missing"),
+        ("manifest", "manifest does not match"),
+    ],
+)
+def test_damaged_venv_is_rebuilt_without_an_import_check(env: Env, how: str, reason: str) -> None:
     _ready(env.run())
     (venv,) = env.venv_dirs()
-    site = next(venv.glob("lib/python*/site-packages"))
-    (site / standin.PKG / "__init__.py").write_text("raise ImportError('corrupted')\n")
+    _damage(venv, how)
     res = env.run()
     _ready(res)
     need = next(r for r in res.records if r.get("step") == "need-build")
-    assert "corrupted" in need["reason"]
+    assert reason in need["reason"], need
+    assert "install" in res.steps()
+    again = env.run()  # the rebuilt venv is trusted on its manifest
+    _ready(again)
+    assert "install" not in again.steps()
+
+
+def test_reused_venv_is_not_imported_by_boot(env: Env) -> None:
+    """Boot trusts a sealed venv on its manifest: a same-size change that breaks the import is
+    for the worker's import phase to find (exit 14), not for a boot import check."""
+    _ready(env.run())
+    (venv,) = env.venv_dirs()
+    init = _site(venv) / standin.PKG / "__init__.py"
+    broken = "import nosuch_x\n"
+    assert len(broken) == init.stat().st_size
+    init.write_text(broken)
+    res = env.run()
+    assert res.rc == 14, res.stdout + res.stderr
+    ok = next(r for r in res.records if r["phase"] == "venv" and r["status"] == "ok")
+    assert ok["reused"] is True and "check_ms" in ok
+    assert "nosuch_x" in res.last["cause"] and "next start rebuilds" in res.last["remedy"]
+
+
+def test_import_failure_rebuilds_once_then_stops(env: Env) -> None:
+    """Worker imports fail -> venv marked -> the next start rebuilds; the rebuilt venv failing
+    the same way stops with exit 14 and a remedy, and later starts do not rebuild again."""
+    _ready(env.run())
+    (venv,) = env.venv_dirs()
+
+    def break_it() -> None:
+        init = _site(venv) / standin.PKG / "__init__.py"
+        init.write_text("import nosuch_x\n")  # same size: the manifest cannot see it
+
+    break_it()
+    assert env.run().rc == 14
+    rebuilt = env.run()
+    assert rebuilt.rc == 0, rebuilt.stdout + rebuilt.stderr
+    need = next(r for r in rebuilt.records if r.get("step") == "need-build")
+    assert "imports failed" in need["reason"] and "install" in rebuilt.steps()
+    marker = json.loads((venv / MARKER).read_text())
+    assert "nosuch_x" in marker["after_import_failure"]
+    break_it()  # as if the lock itself did not import: the same failure on the rebuilt venv
+    for _ in range(2):
+        res = env.run()
+        assert res.rc == 14, res.stdout + res.stderr
+        assert "install" not in res.steps()
+        assert "already rebuilt" in res.last["remedy"] and str(venv) in res.last["remedy"]
 
 
 def test_stale_lock_and_leftover_tmp_of_killed_builder_are_repaired(env: Env) -> None:

@@ -2,17 +2,21 @@
 
 Every container runs the real `venvs.Store.ensure` generator on a real temp folder with real file
 operations. Only three things are simulated: time (a clock the model advances, stamped into
-mtimes), the build tools (an "install" that writes package files one step at a time; an import
-check that reads them), and the faults: SIGKILL (a start is never resumed, and its cleanup never
-runs), freezes past the stale time (no steps, no heartbeats), unreadable files (EIO on reads) and
-a full disk (ENOSPC on writes and on the clock's file).
+mtimes), the build tools (an "install" that writes package files and their dist-info RECORD one
+step at a time, so the real manifest is made and checked; an import check that reads them),
+damage to sealed venvs (a truncated file, a deleted package, an edited manifest, a venv the
+worker's imports failed on), and the faults: SIGKILL (a start is never resumed, and its cleanup
+never runs), freezes past the stale time (no steps, no heartbeats), unreadable files (EIO on
+reads) and a full disk (ENOSPC on writes and on the clock's file).
 
 Invariants, after every rule:
 - never a marker on an incomplete venv (sealed or in a build dir);
 - never a removed venv that is leased (a start running on a venv with a live lease finds it whole);
 - at most one builder per key: only the current lock owner seals, a live build dir of the current
   owner is never removed, and a builder that never froze is never taken over;
-- every start ends ready or with its phase's exit code (checked when the model winds down).
+- every start ends ready or with its phase's exit code (checked when the model winds down);
+- a start never becomes ready on a damaged venv, and a venv rebuilt after the worker's imports
+  failed is never marked again (no rebuild loop).
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from worker import venvmark
 from worker.buildlock import OWNER, BuildLock
 from worker.leases import Leases
+from worker.manifest import MANIFEST
 from worker.phases import EXIT_CODES, PhaseError
 from worker.sweep import KEY_RE, MARKER
 from worker.venvs import Ready, Store, Verdict
@@ -47,8 +53,20 @@ MAX_CONTAINERS = 6
 TAKEOVERS: list[str] = []
 
 
+SITE = Path("lib") / "python3.11" / "site-packages"
+
+
 def complete(venv: Path) -> bool:
-    return all((venv / "lib" / f"pkg{i}").is_file() for i in range(PACKAGES))
+    return all((venv / SITE / f"pkg{i}" / "__init__.py").is_file() for i in range(PACKAGES))
+
+
+def ident(venv: Path) -> str:
+    """One build of a venv: its marker's text (it names the builder's lock token); inode
+    numbers are reused once a discarded venv is removed."""
+    try:
+        return (venv / MARKER).read_text()
+    except OSError:
+        return ""
 
 
 class SimFs(VolumeFs):
@@ -79,6 +97,10 @@ class SimFs(VolumeFs):
     def mtime(self, path: Path) -> float:
         self._eio()
         return super().mtime(path)
+
+    def size(self, path: Path) -> int:
+        self._eio()
+        return super().size(path)
 
     def read_text(self, path: Path) -> str:
         self._eio()
@@ -115,11 +137,17 @@ class SimTools:
     def create(self, tmp: Path) -> None:
         self.fs.mkdir(tmp / "bin")
         self.fs.write_text(tmp / "bin" / "python", "#!python\n")
-        self.fs.mkdir(tmp / "lib")
+        for part in (tmp / "lib", tmp / SITE.parent, tmp / SITE):
+            self.fs.mkdir(part)
 
     def install(self, tmp: Path) -> Iterator[None]:
         for i in range(PACKAGES):
-            self.fs.write_text(tmp / "lib" / f"pkg{i}", f"package {i}\n")
+            site = tmp / SITE
+            self.fs.mkdir(site / f"pkg{i}")
+            self.fs.write_text(site / f"pkg{i}" / "__init__.py", f"package {i}\n")
+            self.fs.mkdir(site / f"pkg{i}-1.dist-info")
+            record = f"pkg{i}/__init__.py,,{len(f'package {i}')}\n"
+            self.fs.write_text(site / f"pkg{i}-1.dist-info" / "RECORD", record)
             yield
 
     def import_check(self, venv: Path) -> Verdict:
@@ -127,7 +155,7 @@ class SimTools:
             return Verdict("unknown", "import check timed out")
         try:
             for i in range(PACKAGES):
-                self.fs.read_text(venv / "lib" / f"pkg{i}")
+                self.fs.read_text(venv / SITE / f"pkg{i}" / "__init__.py")
         except FileNotFoundError as exc:
             return Verdict("broken", str(exc))
         except OSError as exc:
@@ -175,6 +203,7 @@ class VenvProtocol(RuleBasedStateMachine):
         self.containers: list[Container] = []
         self.graveyard: list[Any] = []  # killed starts: never resumed, never finalised
         self.actor: Container | None = None
+        self.damaged: set[str] = set()  # markers (one per build) of venvs damaged after sealing
 
     # ---------------------------------------------------------------- hooks from SimFs
 
@@ -238,6 +267,9 @@ class VenvProtocol(RuleBasedStateMachine):
             next(c.steps)
         except StopIteration as stop:
             c.state, c.ready = "ready", stop.value
+            venv = stop.value.path
+            assert ident(venv) not in self.damaged, f"{c.name} trusted a damaged venv"
+            assert complete(venv), f"{c.name} is ready on an incomplete venv"
         except PhaseError as err:
             c.state, c.error = "failed", err
             assert err.exit_code == EXIT_CODES[err.phase] and err.phase in ("disk", "venv"), err
@@ -306,6 +338,79 @@ class VenvProtocol(RuleBasedStateMachine):
             c.state = "stopped"
             c.store.leases.drop(c.ready.lease)
 
+    @precondition(lambda self: bool(self._sealed()))
+    @rule(i=st.integers(0, 100), how=st.sampled_from(["truncate", "delete", "manifest"]))
+    def damage_a_sealed_venv(self, i: int, how: str) -> None:
+        """A file of a sealed venv is truncated, a package deleted, or the manifest edited."""
+        sealed = self._sealed()
+        if not sealed:
+            return
+        venv = sealed[i % len(sealed)]
+        init = venv / SITE / f"pkg{i % PACKAGES}" / "__init__.py"
+        if how == "truncate" and init.is_file():
+            init.write_text("")
+        elif how == "delete" and init.is_file():
+            shutil.rmtree(init.parent)
+        elif how == "manifest":
+            (venv / MANIFEST).write_text((venv / MANIFEST).read_text() + " ")
+        else:
+            return
+        self.damaged.add(ident(venv))
+        event(f"damaged a sealed venv: {how}")
+
+    @precondition(lambda self: any(c.state == "ready" for c in self.containers))
+    @rule(i=st.integers(0, 100))
+    def worker_imports_fail(self, i: int) -> None:
+        """The worker's own import phase fails on the venv a ready container runs on."""
+        c = self._pick(i, "ready")
+        if c is None or c.ready is None or not c.ready.path.is_dir():
+            return
+        venv = c.ready.path
+        again = venvmark.rebuilt_after_failure(venv, VolumeFs(self.root))
+        marked = venvmark.mark_import_failed(venv, "ImportError: sim", self.fs)
+        c.state = "failed"  # exit 14 either way
+        c.store.leases.drop(c.ready.lease)
+        if again:
+            assert not marked, "a venv rebuilt after an import failure was marked again"
+            event("imports failed twice: stopped without a rebuild")
+        elif marked:
+            self.damaged.add(ident(venv))
+            event("imports failed: venv marked for a rebuild")
+
+    @precondition(lambda self: len(self.containers) < MAX_CONTAINERS)
+    @rule(which=st.integers(0, len(KEYS) - 1))
+    def start_alone_to_the_end(self, which: int) -> None:
+        """One start runs to its end while the others wait (so sealed venvs exist to damage)."""
+        self.start(which, times_out=1)
+        c = self.containers[-1]
+        for _ in range(60):
+            if c.state != "starting":
+                break
+            self._advance(c)
+            self.tick(STALE_S / 3)
+
+    def _fresh_starts_end_ready(self) -> None:
+        """After the wind-down, one more start per key ends ready, on an undamaged venv (a
+        damaged one was rebuilt), in a bounded number of steps."""
+        for which in range(len(KEYS)):
+            self.start(which, times_out=1)
+            c = self.containers[-1]
+            for _ in range(400):
+                if c.state != "starting":
+                    break
+                self._advance(c)
+                self.tick(STALE_S / 3)
+            assert c.state == "ready", (c.name, c.state, c.error)
+            if any(r.get("step") == "need-build" for r in c.said) and self.damaged:
+                event("a damaged venv ended in a rebuild")
+
+    def _sealed(self) -> list[Path]:
+        if not self.venvs.is_dir():
+            return []
+        return sorted(
+            p for p in self.venvs.iterdir() if KEY_RE.match(p.name) and (p / MARKER).exists()
+        )
+
     # ---------------------------------------------------------------- invariants
 
     @invariant()
@@ -313,6 +418,8 @@ class VenvProtocol(RuleBasedStateMachine):
         if not self.venvs.exists():
             return
         for p in self.venvs.iterdir():
+            if ident(p) in self.damaged:
+                continue
             if (KEY_RE.match(p.name) or p.name.startswith(".tmp-")) and (p / MARKER).exists():
                 assert complete(p), f"{p.name} has a marker but misses packages"
             if KEY_RE.match(p.name):
@@ -327,6 +434,8 @@ class VenvProtocol(RuleBasedStateMachine):
             if not lease.exists() or self.fs.t - lease.stat().st_mtime > LEASE_S:
                 continue  # lapsed (frozen or dead holder): no longer protected
             venv = self.venvs / c.key
+            if ident(venv) in self.damaged:
+                continue  # damaged under a running worker: its imports fail, it stops
             assert (venv / MARKER).exists() and complete(venv), f"{c.name}'s leased venv is gone"
 
     @invariant()
@@ -359,6 +468,7 @@ class VenvProtocol(RuleBasedStateMachine):
                     self._advance(c)
                 self.tick(STALE_S / 3)
             stuck = [c.name for c in self.containers if c.state == "starting"]
+            self._fresh_starts_end_ready()
             for c in self.containers:
                 what = c.error.phase + ":" + c.error.cause[:40] if c.error else c.state
                 event(f"start ended: {what}")

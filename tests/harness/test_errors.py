@@ -71,7 +71,25 @@ def test_a_worker_without_phase_lines_gets_its_last_log_line_reported() -> None:
     startup_into(result, worker)
     err = never_ready_error(result, worker, Config())
     assert err.exit_code == 7 and result.startup.phase is None
-    assert "(last log line: ImportError: no torch)" in err.message
+    assert "(log: ImportError: no torch)" in err.message
+    assert result.startup.cause == err.cause == "ImportError: no torch"
+
+
+def test_a_traceback_then_exit_0_is_explained_by_its_exception_line() -> None:
+    """Issue 11: `exited with code 0 (last log line: })` hid the PermissionError above it."""
+    log = (
+        'Traceback (most recent call last):\n  File "/app/handler.py", line 9, in <module>\n'
+        "    os.makedirs(VOLUME)\nPermissionError: [Errno 13] Permission denied: "
+        "'/runpod-volume/f5tts'\n{\n  \"ok\": false\n}"
+    )
+    worker = _exited_worker(log, 0)
+    result = Result(machine=Machine(id="m"), commit=CommitRecord(sha="c" * 40))
+    startup_into(result, worker)
+    err = never_ready_error(result, worker, Config())
+    line = "PermissionError: [Errno 13] Permission denied: '/runpod-volume/f5tts'"
+    assert "exited with code 0" in err.message and line in err.message
+    assert "}" not in err.message
+    assert err.cause == result.startup.cause == line
 
 
 def test_one_line() -> None:

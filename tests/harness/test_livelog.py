@@ -143,3 +143,14 @@ def test_plain_progress_lines_off_a_terminal(capsys: pytest.CaptureFixture[str])
         say(format_phase(record))
     lines = capsys.readouterr().err.splitlines()
     assert lines == [f"harness: {format_phase(record)}"]
+
+
+def test_format_the_install_tickers_line() -> None:
+    """The worker's ticker line (every 15 s while pip or uv runs): seconds and bytes on disk."""
+    line = {"phase": "venv", "status": "progress", "step": "installing", "installer": "uv",
+            "elapsed_s": 45.1, "collected": 0, "total": 120, "last": "",
+            "venv_bytes": 2_345_000_000, "cache_bytes": 512_000}  # fmt: skip
+    assert format_phase(line) == (
+        "[venv] progress step=installing installer=uv collected=0 total=120 elapsed_s=45.1 "
+        'venv_bytes=2.35GB cache_bytes=512.00KB last=""'
+    )

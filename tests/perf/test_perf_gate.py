@@ -5,7 +5,9 @@ one run with interleaved requests (latency compared statistically, start-up and 
 when it is not (shallow clone), the stored record is used and only exact metrics (size, start-up
 ok) and hard limits count. Fails with the comparison table when anything is worse.
 Run: `.venv/bin/python -m pytest -m perf tests/perf/test_perf_gate.py` (or `tox -e perf`).
-The Markdown table is also written to results/perf-gate.md for a CI comment.
+The table is also written to results/perf-gate.md for a CI comment, beside perf-gate.json,
+perf-gate.html and the figures for github-action-benchmark / Bencher
+(perf-gate.github-action-benchmark.json, perf-gate.bmf.json).
 HARNESS_PERF_REPO=PATH gates another checkout (its harness.toml and baselines/).
 HARNESS_BISECT_ON_REGRESSION=1: on a regression, bisect baseline..HEAD and name the culprit in the
 failure message (reports under results/).
@@ -20,11 +22,10 @@ import pytest
 
 from harness import baselines
 from harness.abtest import run_abtest
-from harness.atomic import write_atomic
 from harness.config import load_config
-from harness.gate import bisect_for_gate
+from harness.gate import bisect_for_gate, write_gate_reports
 from harness.gitrepo import Repo
-from harness.report import scorecard_markdown, scorecard_text
+from harness.report import scorecard_text
 
 # HARNESS_PERF_REPO: gate another checkout (e.g. a snapshot of the worktree) instead of this one.
 ROOT = Path(os.environ.get("HARNESS_PERF_REPO") or Path(__file__).resolve().parents[2])
@@ -41,8 +42,7 @@ def test_head_is_not_worse_than_the_reference_baseline() -> None:
             f"`harness baseline record REV --name {BASELINE}`"
         )
     card = run_abtest(Repo(ROOT), BASELINE, "HEAD", cfg)
-    report = cfg.path(cfg.measure.results_dir) / "perf-gate.md"
-    write_atomic(report, scorecard_markdown(card))
+    write_gate_reports(card, cfg.path(cfg.measure.results_dir), BASELINE, ROOT)
     message = "HEAD is worse than the baseline:\n" + scorecard_text(card)
     if card.worse and os.environ.get("HARNESS_BISECT_ON_REGRESSION") == "1":
         message += "\n" + bisect_for_gate(ROOT, card.baseline.commit.sha, cfg)

@@ -71,12 +71,12 @@ def http_json(url: str, body: dict | None = None, timeout: float = 120) -> tuple
 class Served:
     """A worker serving runpod's local API on 127.0.0.1, with its output lines collected."""
 
-    def __init__(self, volume: Path, audit: Path) -> None:
+    def __init__(self, volume: Path, audit: Path, **extra: str) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "worker", "--rp_serve_api", "--rp_api_host", "127.0.0.1",
              "--rp_api_port", str(self.port)],
-            cwd=ROOT, env=worker_env(volume, audit), stdout=subprocess.PIPE,
+            cwd=ROOT, env=worker_env(volume, audit, **extra), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()

@@ -1,0 +1,81 @@
+"""`harness measure --soak N`: the soak mix (harness/soak.py) against one commit's worker image.
+
+Builds (or reuses) the image, starts one container as `measure` does, sends the N requests of
+the seeded mix and, after each, reads the container's process memory (cgroup `memory.stat`,
+page cache left out, as harness/memstat.py reads it; Docker's stats API where the cgroup is not
+visible). CUDA memory is not read here (scripts/soak.py reads it with nvidia-smi for a local
+worker). The record and the chart go to `<results_dir>/soak/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.config import Config
+from harness.container import RunningWorker, start_worker
+from harness.errors import HarnessError
+from harness.gitrepo import Repo
+from harness.measure import build_into, new_result
+from harness.memstat import docker_stats_bytes, memory_stat_path, parse_memory_stat, process_bytes
+from harness.progress import Progress, quiet
+from harness.soak import SoakSample, record, run_soak, soak_mix, write_chart, write_record
+
+FLAC_REFERENCE = "worker/voices/default.flac"  # the reference worker's bundled voice
+
+
+def container_memory(worker: RunningWorker) -> tuple[int | None, None]:
+    """The container's process memory now (bytes), CUDA not read."""
+    found = memory_stat_path(worker.container.id)
+    if found is not None:
+        with contextlib.suppress(OSError):
+            got = process_bytes(parse_memory_stat(found[0].read_text()))
+            return (got[0] if got else None), None
+    with contextlib.suppress(Exception):
+        got = docker_stats_bytes(worker.container.stats(stream=False, one_shot=True))
+        return (got[0] if got else None), None
+    return None, None
+
+
+def soak_commit(
+    repo: Repo, rev: str, config: Config, n: int, seed: int = 0, progress: Progress = quiet
+) -> tuple[list[SoakSample], dict[str, Any], Path]:
+    """(samples, record, where the record was written) for `n` requests of the mix at `rev`."""
+    commit = repo.resolve(rev)
+    result = new_result(repo, commit, config)
+    tag = build_into(result, repo, config, None, progress)
+    progress(f"starting {tag} for a soak of {n} requests")
+    with start_worker(tag, config, progress=progress) as worker:
+        if not worker.ready:
+            raise HarnessError(
+                f"{tag} never got ready (phase {worker.phase}, exit code {worker.exit_code})",
+                "never_ready",
+                "run `harness measure` on this commit to see the start-up failure",
+            )
+        ready_rss, _ = container_memory(worker)
+        mix = soak_mix(n, seed, flac=repo.read_file(commit.sha, FLAC_REFERENCE))
+
+        def send(body: dict[str, Any]) -> tuple[bool, float, dict[str, Any] | None]:
+            sample = worker.request(body)
+            return sample.ok, sample.seconds, sample.output_timings
+
+        samples = run_soak(send, lambda: container_memory(worker), mix, progress)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    meta = {
+        "label": commit.short,
+        "target": f"container {tag}",
+        "command": f"harness measure {rev} --soak {n}",
+        "commit": commit.sha,
+        "measured_at": stamp,
+        "requests": n,
+        "seed": seed,
+        "memory": "container processes (cgroup memory.stat, no page cache)",
+        "ready_rss_mb": round(ready_rss / 2**20, 1) if ready_rss else None,
+    }
+    rec = record(samples, meta)
+    out = config.path(config.measure.results_dir) / "soak"
+    path = write_record(out / f"soak-{commit.short}-{stamp}.json", rec)
+    write_chart(samples, path.with_suffix(".png"), f"soak {commit.short}: {n} requests")
+    return samples, rec, path
