@@ -13,30 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from worker.phases import parse_line  # noqa: E402
+from localworker import local_worker
 
 TEXT = "The quick brown fox jumps over the lazy dog near the river."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url: str, body: dict) -> tuple[float, dict]:
@@ -65,42 +50,11 @@ def main() -> int:
     args = ap.parse_args()
 
     volume = args.volume or tempfile.mkdtemp(prefix="bench-volume-")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
-    env.update(WORKER_VOLUME=volume, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "worker", "--rp_serve_api", "--rp_api_host", "127.0.0.1",
-         "--rp_api_port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    phases: dict[str, dict] = {}
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            record = parse_line(line)
-            if record:
-                phases[record["phase"]] = record
-                if record["status"] == "fail":
-                    raise SystemExit(f"start-up failed: {record}")
-                if record["phase"] == "ready":
-                    break
-        ready_s = time.perf_counter() - t0
-        # keep reading the worker's output: a full pipe would block the worker
-        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-        url = f"http://127.0.0.1:{port}"
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/openapi.json", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with local_worker(volume) as worker:
+        url, phases, ready_s = worker.url, worker.phases, worker.ready_s
         body = {"input": {"text": args.text, "nfe_step": args.nfe, "seed": 7}}
         first, out = post(f"{url}/runsync", body)
         warm = [post(f"{url}/runsync", body)[0] for _ in range(args.requests)]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result = {
         "model": phases["model"]["model"],

@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -30,16 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from localworker import local_worker  # noqa: E402
+
 from harness import soak  # noqa: E402
-from worker.phases import parse_line  # noqa: E402
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -91,32 +82,10 @@ def main() -> int:
 
     volume = args.volume or tempfile.mkdtemp(prefix="soak-volume-")
     extra = dict(kv.split("=", 1) for kv in args.env)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
-    env.update(WORKER_VOLUME=volume, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **extra)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "worker", "--rp_serve_api", "--rp_api_host", "127.0.0.1",
-         "--rp_api_port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
     flac = (ROOT / "worker" / "voices" / "default.flac").read_bytes()
     mix = soak.soak_mix(args.requests, args.seed, flac=flac)
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            record = parse_line(line)
-            if record and record["status"] == "fail":
-                raise SystemExit(f"start-up failed: {record}")
-            if record and record["phase"] == "ready":
-                break
-        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-        url = f"http://127.0.0.1:{port}"
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/openapi.json", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
+    with local_worker(volume, extra) as worker:
+        url, proc = worker.url, worker.proc
         ready_rss = rss_bytes(proc.pid)
         t0 = time.monotonic()
         samples = soak.run_soak(
@@ -126,9 +95,6 @@ def main() -> int:
             progress=lambda m: print(m, file=sys.stderr, flush=True),
         )
         wall = time.monotonic() - t0
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     meta = {
         "label": args.label,

@@ -12,8 +12,6 @@ import asyncio
 import json
 import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,8 +20,7 @@ from pathlib import Path
 import pytest
 from runpod.serverless.modules import rp_job
 
-from tests.netutil import free_port
-from tests.worker.test_main import ROOT, http_json, worker_env
+from tests.worker.served import Served, http_json
 from worker.deadline import Deadline
 from worker.guard import REFRESH_KEY, MemoryGuard
 from worker.handler import error_of
@@ -42,54 +39,11 @@ LONG = {
 SHORT = {"text": "Hello there.", "nfe_step": 4, "seed": 1}
 
 
-class Worker:
-    """A local-API worker with extra settings; every output line is kept."""
+class Worker(Served):
+    """A local-API worker with extra settings that can be sent jobs in the background."""
 
     def __init__(self, volume: Path, tmp: Path, **env: str) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "worker", "--rp_serve_api", "--rp_api_host", "127.0.0.1",
-             "--rp_api_port", str(self.port)],
-            cwd=ROOT, env=worker_env(volume, tmp / "audit.log", **env), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line)
-
-    def wait_line(self, pred, timeout: float) -> str:
-        """The next output line for which `pred` holds (fails the test after `timeout`)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.proc.poll() is not None and self.lines.empty():
-                    break
-                continue
-            self.seen.append(line)
-            if pred(line):
-                return line
-        pytest.fail("line not seen; output:\n" + "".join(self.seen)[-4000:])
-
-    def wait_ready(self) -> None:
-        self.wait_line(lambda ln: (parse_line(ln) or {}).get("phase") == "ready", STARTUP_S)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                http_json(self.url("/openapi.json"), timeout=2)
-                return
-            except OSError:
-                time.sleep(0.3)
-        pytest.fail("API did not answer")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        super().__init__(volume, tmp / "audit.log", startup_s=STARTUP_S, **env)
 
     def runsync(self, body: dict) -> dict:
         return http_json(self.url("/runsync"), {"input": body}, timeout=600)[1]

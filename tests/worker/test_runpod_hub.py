@@ -13,7 +13,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tests.worker.test_main import Served, http_json
+from tests.worker.served import Served, http_json
 from worker.settings import SettingError, Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.worker.conftest import decode_output
-from tests.worker.test_main import ROOT, Served, http_json
+from tests.worker.served import ROOT, Served, http_json
 
 pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
