@@ -126,7 +126,7 @@ class Judge:
         return self._payloads
 
     @contextlib.contextmanager
-    def _pair(
+    def pair(
         self, ref_tag: str, tag: str, label: str
     ) -> Iterator[tuple[RunningWorker, RunningWorker]]:
         """Reference and candidate started at once, then each waited for: one start-up a pair."""
@@ -250,7 +250,7 @@ class Judge:
         ref_s: list[float] = []
         cand_s: list[float] = []
         cmp: Comparison | None = None
-        with self._pair(ref_tag, tag, sha[:12]) as (ref, cand):
+        with self.pair(ref_tag, tag, sha[:12]) as (ref, cand):
             if (not_ready := self._not_ready(ref, cand)) is not None:
                 return not_ready
             # One warm-up request each (lazy loads happen here); not part of the samples.
@@ -276,7 +276,7 @@ class Judge:
         cand_s: list[float] = []
         cmp: Comparison | None = None
         for round_no in range(bound):
-            with self._pair(ref_tag, tag, f"{sha[:12]}-c{round_no}") as (ref, cand):
+            with self.pair(ref_tag, tag, f"{sha[:12]}-c{round_no}") as (ref, cand):
                 if (not_ready := self._not_ready(ref, cand)) is not None:
                     return not_ready
                 order = (ref, cand) if round_no % 2 == 0 else (cand, ref)

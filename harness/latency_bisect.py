@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,14 +106,7 @@ class _Session:
 
 @contextlib.contextmanager
 def _warm_ends(judge: Judge, good_tag: str, bad_tag: str):
-    stamp = uuid.uuid4().hex[:6]
-    timeout = judge.config.run.ready_timeout_s
-    with (
-        start_worker(good_tag, judge.config, name=f"bisect-end-good-{stamp}", wait=False) as g,
-        start_worker(bad_tag, judge.config, name=f"bisect-end-bad-{stamp}", wait=False) as b,
-    ):
-        g.wait_ready(timeout)
-        b.wait_ready(timeout)
+    with judge.pair(good_tag, bad_tag, "ends") as (g, b):  # ref: the good end; cand: the bad
         if not g.ready:
             raise _Stop("good_end_bad", f"latency: the good end is not ready (exit {g.exit_code})")
         if not b.ready:

@@ -22,20 +22,27 @@ VENV_FAULTS: tuple[type[BaseException], ...] = (ImportError, OSError, SyntaxErro
 REBUILD = "rebuild the venv from worker/requirements/f5tts.lock"
 
 
-def rebuilt_after_failure(venv: Path, fs: VolumeFs) -> bool:
-    """Whether the venv was built to replace one whose imports failed (unreadable: False)."""
+def _rebuilt(venv: Path, fs: VolumeFs) -> bool | None:
+    """Whether the venv was built to replace one whose imports failed; None: cannot tell (the
+    marker cannot be read)."""
     try:
         marker = json.loads(fs.read_text(venv / MARKER))
     except (OSError, ValueError):
-        return False
+        return None
     return isinstance(marker, dict) and bool(marker.get("after_import_failure"))
 
 
+def rebuilt_after_failure(venv: Path, fs: VolumeFs) -> bool:
+    """Whether the venv was built to replace one whose imports failed (unreadable: False)."""
+    return bool(_rebuilt(venv, fs))
+
+
 def mark_import_failed(venv: Path, cause: str, fs: VolumeFs | None = None) -> bool:
-    """Mark `venv` for a rebuild; False when it must not be (already a rebuild, or the mark
-    cannot be written: then the next start still finds the venv as it is)."""
+    """Mark `venv` for a rebuild; False when it must not be (already a rebuild, a marker that
+    cannot be read, so it may be one, or the mark cannot be written: then the next start still
+    finds the venv as it is)."""
     fs = fs or VolumeFs(venv.parent)
-    if rebuilt_after_failure(venv, fs):
+    if _rebuilt(venv, fs) is not False:
         return False
     try:
         fs.write_text(venv / IMPORTS_FAILED, json.dumps({"cause": cause[:2000]}))
@@ -69,6 +76,14 @@ def imports_error(exc: BaseException, venv: str | None) -> PhaseError:
             cause,
             "the venv on the volume is damaged and is now marked: the next start rebuilds it "
             "(restart the worker)",
+            venv=venv,
+        )
+    if not rebuilt_after_failure(path, VolumeFs(path.parent)):
+        return PhaseError(
+            "imports",
+            cause,
+            "the venv on the volume could not be marked for a rebuild (its files cannot be read "
+            f"or written): check the volume, or delete {venv} so that the next start rebuilds it",
             venv=venv,
         )
     return PhaseError(
