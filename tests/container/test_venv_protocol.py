@@ -204,6 +204,8 @@ class VenvProtocol(RuleBasedStateMachine):
         self.graveyard: list[Any] = []  # killed starts: never resumed, never finalised
         self.actor: Container | None = None
         self.damaged: set[str] = set()  # markers (one per build) of venvs damaged after sealing
+        # containers running on a venv when it was damaged: their venv may be rebuilt under them
+        self.on_damaged: set[str] = set()
 
     # ---------------------------------------------------------------- hooks from SimFs
 
@@ -355,7 +357,7 @@ class VenvProtocol(RuleBasedStateMachine):
             (venv / MANIFEST).write_text((venv / MANIFEST).read_text() + " ")
         else:
             return
-        self.damaged.add(ident(venv))
+        self._damaged(venv)
         event(f"damaged a sealed venv: {how}")
 
     @precondition(lambda self: any(c.state == "ready" for c in self.containers))
@@ -374,7 +376,7 @@ class VenvProtocol(RuleBasedStateMachine):
             assert not marked, "a venv rebuilt after an import failure was marked again"
             event("imports failed twice: stopped without a rebuild")
         elif marked:
-            self.damaged.add(ident(venv))
+            self._damaged(venv)
             event("imports failed: venv marked for a rebuild")
 
     @precondition(lambda self: len(self.containers) < MAX_CONTAINERS)
@@ -403,6 +405,14 @@ class VenvProtocol(RuleBasedStateMachine):
             assert c.state == "ready", (c.name, c.state, c.error)
             if any(r.get("step") == "need-build" for r in c.said) and self.damaged:
                 event("a damaged venv ended in a rebuild")
+
+    def _damaged(self, venv: Path) -> None:
+        """`venv` is damaged: so is every running container's copy of it (same path, same
+        build), even after a later start has replaced the folder with a rebuild."""
+        self.damaged.add(ident(venv))
+        for c in self.containers:
+            if c.ready is not None and c.ready.path == venv:
+                self.on_damaged.add(c.name)
 
     def _sealed(self) -> list[Path]:
         if not self.venvs.is_dir():
@@ -434,7 +444,7 @@ class VenvProtocol(RuleBasedStateMachine):
             if not lease.exists() or self.fs.t - lease.stat().st_mtime > LEASE_S:
                 continue  # lapsed (frozen or dead holder): no longer protected
             venv = self.venvs / c.key
-            if ident(venv) in self.damaged:
+            if ident(venv) in self.damaged or c.name in self.on_damaged:
                 continue  # damaged under a running worker: its imports fail, it stops
             assert (venv / MARKER).exists() and complete(venv), f"{c.name}'s leased venv is gone"
 
