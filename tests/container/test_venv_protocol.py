@@ -206,6 +206,9 @@ class VenvProtocol(RuleBasedStateMachine):
         self.damaged: set[str] = set()  # markers (one per build) of venvs damaged after sealing
         # containers running on a venv when it was damaged: their venv may be rebuilt under them
         self.on_damaged: set[str] = set()
+        # containers whose lease lapsed once (frozen past it): unprotected from then on, even
+        # when their keeper touches the lease again after a thaw
+        self.lapsed: set[str] = set()
 
     # ---------------------------------------------------------------- hooks from SimFs
 
@@ -441,7 +444,10 @@ class VenvProtocol(RuleBasedStateMachine):
             if c.state != "ready" or c.ready is None:
                 continue
             lease = c.ready.lease
+            if c.name in self.lapsed:
+                continue
             if not lease.exists() or self.fs.t - lease.stat().st_mtime > LEASE_S:
+                self.lapsed.add(c.name)
                 continue  # lapsed (frozen or dead holder): no longer protected
             venv = self.venvs / c.key
             if ident(venv) in self.damaged or c.name in self.on_damaged:
