@@ -45,7 +45,8 @@ class BaseStatus:
         return asdict(self)
 
 
-def _local_image(client, name: str):
+def local_image(client, name: str):
+    """The local image called `name`, or None."""
     from docker.errors import ImageNotFound
 
     try:
@@ -85,7 +86,7 @@ def probe_registry(client, ref: str, timeout_s: float) -> tuple[bool, str]:
 
 def root_python(client, root: str = standins.ROOT_IMAGE) -> tuple[str, str]:
     """(root image id, its python3 version) or HarnessError(build) when the root is absent."""
-    image = _local_image(client, root)
+    image = local_image(client, root)
     if image is None:
         raise HarnessError(
             f"stand-ins are made from the local image {root}, which is not here",
@@ -109,7 +110,7 @@ def make_standin(client, plan: standins.StandIn, docker_cli: str, progress: Prog
     root_id, have = root_python(client)
     text = standins.dockerfile(plan, standins.ROOT_IMAGE, have)
     recipe = standins.recipe(text, root_id)
-    found = _local_image(client, plan.tag)
+    found = local_image(client, plan.tag)
     if found is not None and (found.labels or {}).get(standins.LABEL_RECIPE) == recipe:
         return found.id
     progress(f"making the stand-in {plan.tag} for {plan.ref}")
@@ -148,9 +149,9 @@ def classify(
     bc = config.build
     if ref in bc.base_images:
         target = bc.base_images[ref]
-        here = _local_image(client, target) is not None
+        here = local_image(client, target) is not None
         return BaseStatus(ref, "mapped", target, "build.base_images" + ("" if here else "; absent"))
-    if _local_image(client, ref) is not None:
+    if local_image(client, ref) is not None:
         return BaseStatus(ref, "local", ref, "in the engine")
     ok, why = probe_registry(client, ref, bc.base_probe_timeout_s)
     if ok:
@@ -167,7 +168,7 @@ def classify(
             f"cannot be pulled ({why}); build.stand_ins is off (a stand-in exists: {plan.tag})",
             list(plan.warnings),
         )
-    made = _local_image(client, plan.tag) is not None
+    made = local_image(client, plan.tag) is not None
     if make:
         make_standin(client, plan, bc.docker, progress)
         made = True

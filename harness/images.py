@@ -107,37 +107,29 @@ def image_tag(config: Config, repo: Repo, sha: str) -> str:
 
 
 def _base_ids(client, refs: list[str]) -> dict[str, str]:
-    from docker.errors import ImageNotFound
-
     ids = {}
     for ref in refs:
-        try:
-            ids[ref] = client.images.get(ref).id
-        except ImageNotFound:
-            ids[ref] = f"missing:{ref}"  # BuildKit will try to pull it; the key still differs
+        image = base_sources.local_image(client, ref)
+        # missing: BuildKit will try to pull it; the key still differs
+        ids[ref] = image.id if image is not None else f"missing:{ref}"
     return ids
 
 
 def _secret_args(config: Config) -> list[str]:
+    """`--secret` flags for build.secrets and build.ca_bundle; a missing file is a config error."""
+    wanted = [
+        (sid, src, f"build secret {sid!r}", "fix build.secrets in harness.toml")
+        for sid, src in sorted(config.build.secrets.items())
+    ]
+    if config.build.ca_bundle:
+        hint = "point build.ca_bundle at a PEM bundle (e.g. /etc/ssl/certs/ca-certificates.crt)"
+        wanted.append((CA_SECRET_ID, config.build.ca_bundle, "build.ca_bundle", hint))
     out = []
-    for sid, src in sorted(config.build.secrets.items()):
+    for sid, src, what, hint in wanted:
         path = config.path(src)
         if not path.is_file():
-            raise HarnessError(
-                f"build secret {sid!r}: {path} does not exist",
-                "config",
-                "fix build.secrets in harness.toml",
-            )
+            raise HarnessError(f"{what}: {path} does not exist", "config", hint)
         out += ["--secret", f"id={sid},src={path}"]
-    if config.build.ca_bundle:
-        path = config.path(config.build.ca_bundle)
-        if not path.is_file():
-            raise HarnessError(
-                f"build.ca_bundle: {path} does not exist",
-                "config",
-                "point build.ca_bundle at a PEM bundle (e.g. /etc/ssl/certs/ca-certificates.crt)",
-            )
-        out += ["--secret", f"id={CA_SECRET_ID},src={path}"]
     return out
 
 

@@ -31,14 +31,11 @@ sys.path.insert(0, str(ROOT))
 from localworker import local_worker  # noqa: E402
 
 from harness import soak  # noqa: E402
+from worker.guard import rss_bytes as proc_rss_bytes  # noqa: E402
 
 
 def rss_bytes(pid: int) -> int | None:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return None
+    return proc_rss_bytes(Path(f"/proc/{pid}/status"))
 
 
 def cuda_bytes(pid: int) -> int | None:
