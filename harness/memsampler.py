@@ -35,7 +35,8 @@ class ProcessMemoryPeak:
         self._lock = threading.Lock()  # the thread and a caller's last sample() both update
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
 
-    def _read(self) -> tuple[int, str] | None:
+    def read(self) -> tuple[int, str] | None:
+        """The container's process memory now: (bytes, where it was read), or None."""
         if self._stat is None:  # not there yet (or not visible from here): look again
             self._stat = memory_stat_path(self._container.id, self._root)
         if self._stat is not None:
@@ -52,7 +53,7 @@ class ProcessMemoryPeak:
 
     def sample(self) -> None:
         """Take one sample now; keep it when it is the largest so far."""
-        found = self._read()
+        found = self.read()
         with self._lock:
             if found is not None and (self.peak is None or found[0] > self.peak):
                 self.peak = found[0]

@@ -9,7 +9,6 @@ worker). The record and the chart go to `<results_dir>/soak/`.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from harness.container import RunningWorker, start_worker
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.measure import build_into, new_result
-from harness.memstat import docker_stats_bytes, memory_stat_path, parse_memory_stat, process_bytes
 from harness.progress import Progress, quiet
 from harness.soak import SoakSample, record, run_soak, soak_mix, write_chart, write_record
 
@@ -28,15 +26,9 @@ FLAC_REFERENCE = "worker/voices/default.flac"  # the reference worker's bundled 
 
 def container_memory(worker: RunningWorker) -> tuple[int | None, None]:
     """The container's process memory now (bytes), CUDA not read."""
-    found = memory_stat_path(worker.container.id)
-    if found is not None:
-        with contextlib.suppress(OSError):
-            got = process_bytes(parse_memory_stat(found[0].read_text()))
-            return (got[0] if got else None), None
-    with contextlib.suppress(Exception):
-        got = docker_stats_bytes(worker.container.stats(stream=False, one_shot=True))
-        return (got[0] if got else None), None
-    return None, None
+    sampler = worker.process_memory
+    found = sampler.read() if sampler is not None else None
+    return (found[0] if found else None), None
 
 
 def soak_commit(
