@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from harness import baselines
 from harness.config import Config
+from harness.engines import LOCAL, Engine
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.measure import measure_commit, measure_pair
@@ -48,12 +49,35 @@ def run_abtest(
     *,
     samples: int | None = None,
     progress: Progress = quiet,
+    engine: Engine = LOCAL,
+    config_b: Config | None = None,
+    cold_volume: bool = False,
 ) -> Scorecard:
-    """Score B against A (see the module doc for what each kind of side costs)."""
+    """Score B against A (see the module doc for what each kind of side costs). `config_b`: B
+    is built and run with its own config (the same commit twice: two Dockerfiles side by side);
+    `cold_volume`: with two revisions, each side's first-ever start on an empty volume too."""
+    cfg_b = config_b or config
+    if config_b is not None and config_b.build.tag_prefix == config.build.tag_prefix:
+        raise HarnessError(
+            "both configs tag images with build.tag_prefix "
+            f"{config.build.tag_prefix!r}: the same commit's two images would share one tag",
+            "config",
+            "give config B its own build.tag_prefix",
+        )
     sha_a, stored_a = _side(repo, a, config)
-    sha_b, stored_b = _side(repo, b, config)
+    sha_b, stored_b = _side(repo, b, cfg_b)
     if sha_a and sha_b and (stored_b is None):
-        ra, rb = measure_pair(repo, sha_a, sha_b, config, samples=samples, progress=progress)
+        ra, rb = measure_pair(
+            repo,
+            sha_a,
+            sha_b,
+            config,
+            samples=samples,
+            progress=progress,
+            engine=engine,
+            config_b=config_b,
+            cold_volume=cold_volume,
+        )
         card = score(ra, rb, config, interleaved=True)
         if stored_a is not None:
             cmp = compare_exact(
@@ -72,6 +96,22 @@ def run_abtest(
                 ),
             )
         return card
-    base = stored_a or measure_commit(repo, sha_a, config, samples=samples, progress=progress)
-    cand = stored_b or measure_commit(repo, sha_b, config, samples=samples, progress=progress)
+    base = stored_a or measure_commit(
+        repo,
+        sha_a,
+        config,
+        samples=samples,
+        progress=progress,
+        engine=engine,
+        cold_volume=cold_volume,
+    )
+    cand = stored_b or measure_commit(
+        repo,
+        sha_b,
+        cfg_b,
+        samples=samples,
+        progress=progress,
+        engine=engine,
+        cold_volume=cold_volume,
+    )
     return score(base, cand, config, interleaved=False)

@@ -7,7 +7,6 @@ missing stand-in on first use; `survey` is `harness bases`: every FROM across a 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -18,15 +17,16 @@ from harness import dockerfile as df
 from harness import standins
 from harness.config import Config
 from harness.dockercli import buildkit_cli
+from harness.engines import LOCAL, Engine
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.progress import Progress, quiet
 
 SETUP_HINT = "make it with `sudo bash scripts/setup-docker.sh` (debootstrap, about a minute)"
 
-# Per process: a registry's answer does not change within one bisect, and asking again for
-# every commit would cost a probe timeout each time a registry hangs.
-_PROBED: dict[str, tuple[bool, str]] = {}
+# Per process and engine: a registry's answer does not change within one bisect, and asking again
+# for every commit would cost a probe timeout each time a registry hangs.
+_PROBED: dict[tuple[Engine, str], tuple[bool, str]] = {}
 _ROOT_PYTHON: dict[str, str] = {}  # root image id -> its Python version
 
 
@@ -55,21 +55,20 @@ def local_image(client, name: str):
         return None
 
 
-def probe_registry(client, ref: str, timeout_s: float) -> tuple[bool, str]:
+def probe_registry(client, ref: str, timeout_s: float, engine: Engine = LOCAL) -> tuple[bool, str]:
     """(True, "") when the registry describes `ref` (nothing is downloaded), else (False, why).
 
     The engine asks the registry; the client's HTTP timeout bounds a registry that never answers.
     """
-    if ref in _PROBED:
-        return _PROBED[ref]
-    import docker
+    if (engine, ref) in _PROBED:
+        return _PROBED[(engine, ref)]
     import requests
     from docker.errors import DockerException
 
     try:
-        bounded = docker.from_env(timeout=timeout_s)
-    except DockerException as exc:
-        return False, f"engine: {exc}"
+        bounded = engine.client(timeout=timeout_s)
+    except HarnessError as exc:
+        return False, f"engine: {exc.message}"
     try:
         bounded.images.get_registry_data(ref)
         answer = (True, "")
@@ -80,7 +79,7 @@ def probe_registry(client, ref: str, timeout_s: float) -> tuple[bool, str]:
         answer = (False, " ".join(str(text).split())[:240])
     finally:
         bounded.close()
-    _PROBED[ref] = answer
+    _PROBED[(engine, ref)] = answer
     return answer
 
 
@@ -105,7 +104,13 @@ def root_python(client, root: str = standins.ROOT_IMAGE) -> tuple[str, str]:
     return image.id, _ROOT_PYTHON[image.id]
 
 
-def make_standin(client, plan: standins.StandIn, docker_cli: str, progress: Progress) -> str:
+def make_standin(
+    client,
+    plan: standins.StandIn,
+    docker_cli: str,
+    progress: Progress,
+    engine: Engine = LOCAL,
+) -> str:
     """The stand-in's image id: reused when made from the same recipe, else built now."""
     root_id, have = root_python(client)
     text = standins.dockerfile(plan, standins.ROOT_IMAGE, have)
@@ -124,7 +129,7 @@ def make_standin(client, plan: standins.StandIn, docker_cli: str, progress: Prog
                 capture_output=True,
                 text=True,
                 timeout=900,
-                env={**os.environ, "DOCKER_BUILDKIT": "1"},
+                env={**engine.cli_env(), "DOCKER_BUILDKIT": "1"},
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
@@ -142,7 +147,13 @@ def make_standin(client, plan: standins.StandIn, docker_cli: str, progress: Prog
 
 
 def classify(
-    client, ref: str, config: Config, *, make: bool, progress: Progress = quiet
+    client,
+    ref: str,
+    config: Config,
+    *,
+    make: bool,
+    progress: Progress = quiet,
+    engine: Engine = LOCAL,
 ) -> BaseStatus:
     """What a build of `ref` starts from (explicit mappings win, then a local image, then the
     registry, then a stand-in when build.stand_ins is "auto" or `make` is asked)."""
@@ -153,7 +164,7 @@ def classify(
         return BaseStatus(ref, "mapped", target, "build.base_images" + ("" if here else "; absent"))
     if local_image(client, ref) is not None:
         return BaseStatus(ref, "local", ref, "in the engine")
-    ok, why = probe_registry(client, ref, bc.base_probe_timeout_s)
+    ok, why = probe_registry(client, ref, bc.base_probe_timeout_s, engine)
     if ok:
         return BaseStatus(ref, "pullable", ref, "the registry has it")
     _, have = root_python(client) if _standin_possible(ref) else ("", "")
@@ -170,7 +181,7 @@ def classify(
         )
     made = local_image(client, plan.tag) is not None
     if make:
-        make_standin(client, plan, bc.docker, progress)
+        make_standin(client, plan, bc.docker, progress, engine)
         made = True
     return BaseStatus(
         ref, "stand-in", plan.tag, f"cannot be pulled ({why})", list(plan.warnings), made
@@ -191,7 +202,7 @@ def missing_error(status: BaseStatus, config: Config) -> HarnessError:
 
 
 def resolve(
-    client, refs: list[str], config: Config, progress: Progress = quiet
+    client, refs: list[str], config: Config, progress: Progress = quiet, *, engine: Engine = LOCAL
 ) -> dict[str, BaseStatus]:
     """Every base of one build, stand-ins made on first use; a missing base raises (build)."""
     out: dict[str, BaseStatus] = {}
@@ -199,7 +210,12 @@ def resolve(
         if not ref:
             continue
         status = classify(
-            client, ref, config, make=config.build.stand_ins == "auto", progress=progress
+            client,
+            ref,
+            config,
+            make=config.build.stand_ins == "auto",
+            progress=progress,
+            engine=engine,
         )
         if status.status == "missing":
             raise missing_error(status, config)
@@ -225,7 +241,14 @@ class SurveyRow:
 
 
 def survey(
-    client, repo: Repo, shas: list[str], config: Config, *, make: bool, progress: Progress = quiet
+    client,
+    repo: Repo,
+    shas: list[str],
+    config: Config,
+    *,
+    make: bool,
+    progress: Progress = quiet,
+    engine: Engine = LOCAL,
 ) -> tuple[list[SurveyRow], list[str]]:
     """(one row per base named across `shas`, shas without the Dockerfile)."""
     bc = config.build
@@ -241,6 +264,6 @@ def survey(
                 seen.setdefault(ref, []).append(sha)
     rows = []
     for ref, commits in seen.items():
-        status = classify(client, ref, config, make=make, progress=progress)
+        status = classify(client, ref, config, make=make, progress=progress, engine=engine)
         rows.append(SurveyRow(status, commits))
     return rows, no_dockerfile

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config import Config
+from harness.engines import Engine
 from harness.errors import HarnessError
 from harness.gitrepo import CommitInfo, Repo
 from harness.judge import Judge
 from harness.judgement import ALL_CHECKS, CHECKS, CMD, COMPARED, TIMED, Judgement, Options
 from harness.latency_bisect import LatencyOutcome, bisect_latency
+from harness.parallel_bisect import Rounds, search_in_rounds
+from harness.probepool import ProbePool
 from harness.progress import Progress, quiet
 from harness.search import Ambiguous, EndsWrong, Found, Search, Verdict, probe_bound
 from harness.verdicts import VerdictCache
@@ -50,6 +53,8 @@ class CheckResult:
     candidates: list[str] = field(default_factory=list)
     confirmation: Judgement | None = None
     search: dict[str, Any] | None = None  # latency: posterior, visit path, both ends' figures
+    rounds: int = 0  # rounds of probes at once (one engine: one probe a round)
+    round_bound: int = 0  # harness.ksection.round_bound for the engines it started with
 
 
 @dataclass
@@ -65,6 +70,8 @@ class BisectRun:
     info: dict[str, CommitInfo] = field(default_factory=dict)  # culprits and their parents
     files: dict[str, list[str]] = field(default_factory=dict)  # culprit -> files changed
     warnings: list[str] = field(default_factory=list)  # stand-in bases: what they lack
+    # engines used, the timed one, the dropped ones and the probes lost with them
+    engines: dict[str, Any] = field(default_factory=dict)
 
     @property
     def culprits(self) -> list[CheckResult]:
@@ -175,6 +182,24 @@ def _summarise(
     )
 
 
+def _summarise_rounds(check: str, rounds: Rounds, commits: list[str]) -> CheckResult:
+    """`_summarise` of a k-section, with its rounds and the bounds for the k it started with."""
+    result = _summarise(check, rounds.searches[check].search, commits, rounds.probes[check])
+    result.bound, result.round_bound = rounds.bounds(check, len(commits))
+    result.rounds = rounds.searches[check].rounds
+    return result
+
+
+def _pool_report(pool: ProbePool, rounds: Rounds) -> dict[str, Any]:
+    return {
+        "used": pool.names,
+        "timed": pool.timed.engine.name,
+        "width": rounds.width,
+        "dropped": dict(pool.dropped),
+        "lost": [lost.to_json() for lost in pool.lost],
+    }
+
+
 def _confirm_culprits(
     results: list[CheckResult], judge: Judge, cache: VerdictCache, progress: Progress
 ) -> None:
@@ -258,36 +283,31 @@ def run_bisect(
     if good_info.sha == bad_info.sha:
         raise HarnessError("good and bad are the same commit", "bad_revision", "pass two commits")
     commits = [good_info.sha, *repo.first_parent_range(good_info.sha, bad_info.sha)]
-    judge = Judge(repo, config, good_info.sha, options, progress=progress)
     cache = VerdictCache.for_config(config)
-    # latency has its own search (warm ends, a posterior): harness.latency_bisect
-    searches = {c: Search(len(commits)) for c in checks if c != "latency"}
-    probes: dict[str, list[Judgement]] = {c: [] for c in searches}
     progress(
         f"bisect {good_info.short}..{bad_info.short}: {len(commits)} commits on the first-parent "
         f"line, checks: {', '.join(checks)}"
     )
-    while True:
-        pending = [(c, s.next_probe()) for c, s in searches.items()]
-        steps = [(c, i) for c, i in pending if i is not None]
-        if not steps:
-            break
-        for check, position in steps:
-            sha = commits[position]
-            judgement = _cached_or_judge(judge, cache, check, sha, good_info.sha)
-            judgement.position = position
-            probes[check].append(judgement)
-            searches[check].record(position, judgement.verdict)
-            n = len(probes[check])
-            bound = probe_bound(len(commits), searches[check].skipped)
-            note = " (cached)" if judgement.cached else f" ({judgement.seconds:.1f} s)"
-            progress(
-                f"[{check}] probe {n}/<={bound} #{position} {sha[:12]}: {judgement.verdict}"
-                f" - {judgement.reason}{note}"
-            )
-    noisy = {"latency": _latency(judge, commits, cache, progress)} if "latency" in checks else {}
-    results = [noisy.get(c) or _summarise(c, searches[c], commits, probes[c]) for c in checks]
-    _confirm_culprits(results, judge, cache, progress)
+
+    # one Judge per engine; exact checks k-sect over the engines (harness.parallel_bisect).
+    # Several engines probe from threads: each its own Repo (a git.Repo is not thread-safe).
+    def make_judge(engine: Engine) -> Judge:
+        mine = repo if len(options.engines) == 1 else Repo(repo.path)
+        return Judge(mine, config, good_info.sha, options, progress=progress, engine=engine)
+
+    pool = ProbePool(options.engines, make_judge, progress)
+    try:
+        # latency has its own search (warm ends, a posterior): harness.latency_bisect
+        searched = [c for c in checks if c != "latency"]
+        rounds = search_in_rounds(pool, commits, searched, cache, options, good_info.sha, progress)
+        judge = pool.timed.judge  # timing verdicts compare samples from one engine only
+        noisy = (
+            {"latency": _latency(judge, commits, cache, progress)} if "latency" in checks else {}
+        )
+        results = [noisy.get(c) or _summarise_rounds(c, rounds, commits) for c in checks]
+        _confirm_culprits(results, judge, cache, progress)
+    finally:
+        pool.close()
     run = BisectRun(
         repo=str(repo.path),
         good=good_info,
@@ -295,8 +315,11 @@ def run_bisect(
         commits=commits,
         checks=results,
         options=options,
-        built=sorted(judge.built),
-        warnings=judge.warnings(),
+        built=sorted({sha for j in pool.judges() for sha in j.built}),
+        warnings=list(
+            dict.fromkeys([*(w for j in pool.judges() for w in j.warnings()), *pool.warnings])
+        ),
+        engines=_pool_report(pool, rounds),
     )
     for result in results:
         for sha in (result.first_bad, result.last_good):
@@ -333,5 +356,5 @@ def check_commit(
             f"--check {check} compares with a reference", "config", "pass --good REV"
         )
     reference = repo.resolve(good).sha if good else sha
-    judge = Judge(repo, config, reference, options)
+    judge = Judge(repo, config, reference, options, engine=options.engines[0])
     return _cached_or_judge(judge, VerdictCache.for_config(config), check, sha, reference)

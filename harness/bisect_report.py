@@ -116,6 +116,8 @@ def to_json(run: BisectRun) -> dict[str, Any]:
             "candidates": r.candidates,
             "probes": len(r.probes),
             "probe_bound": r.bound,
+            "rounds": r.rounds,  # probes at once: one per engine (one engine: = probes)
+            "round_bound": r.round_bound,
             "confirmation": r.confirmation.to_json() if r.confirmation else None,
             "search": r.search,  # latency: ends, posterior, visit path (else None)
         }
@@ -134,6 +136,8 @@ def to_json(run: BisectRun) -> dict[str, Any]:
         "measured": run.measured,
         "wall_s": round(run.wall_s, 2),
         **({"warnings": run.warnings} if run.warnings else {}),  # stand-in bases' gaps
+        # used, timed (latency/cold run there), width (k per check), dropped, lost probes
+        "engines": run.engines,
         "options": {
             "threshold": run.options.threshold,
             "size_threshold": run.options.size_threshold,
@@ -171,15 +175,17 @@ def to_markdown(run: BisectRun, chart: str | None = None) -> str:
         f"- first-parent commits (with both ends): {len(run.commits)}",
         f"- verdict: **{run.verdict}** (exit {run.exit_code}); wall {run.wall_s:.0f} s; "
         f"images built {len(run.built)}, commits measured {len(run.measured)}",
+        *_engines_markdown(run),
         *(f"- warning: {w}" for w in run.warnings),
         "",
-        "| check | status | probes (bound) | first bad | message |",
-        "|---|---|---|---|---|",
+        "| check | status | probes (bound) | rounds (bound) | first bad | message |",
+        "|---|---|---|---|---|---|",
     ]
     for r in run.checks:
         first = f"`{r.first_bad[:12]}`" if r.first_bad else "-"
         lines.append(
-            f"| {r.check} | {r.status} | {len(r.probes)} (<= {r.bound}) | {first} | {r.message} |"
+            f"| {r.check} | {r.status} | {len(r.probes)} (<= {r.bound}) | "
+            f"{r.rounds} (<= {r.round_bound}) | {first} | {r.message} |"
         )
     for r in run.culprits:
         c = _culprit(run, r)
@@ -204,17 +210,34 @@ def to_markdown(run: BisectRun, chart: str | None = None) -> str:
     for r in run.checks:
         if r.search:
             lines += _search_markdown(r)
-    lines += ["", "## Probes", "", "| check | # | commit | verdict | figures | cached |"]
-    lines.append("|---|---|---|---|---|---|")
+    lines += ["", "## Probes", "", "| check | # | commit | verdict | figures | cached | engine |"]
+    lines.append("|---|---|---|---|---|---|---|")
     for r in run.checks:
         for p in r.probes:
             lines.append(
                 f"| {r.check} | {p.position} | `{p.sha[:12]}` | {p.verdict} | {p.reason} | "
-                f"{'yes' if p.cached else 'no'} |"
+                f"{'yes' if p.cached else 'no'} | {p.figures.get('engine', '-')} |"
             )
     if chart:
         lines += ["", f"![metric over the probed commits]({chart})"]
     return "\n".join(lines) + "\n"
+
+
+def _engines_markdown(run: BisectRun) -> list[str]:
+    """The engines line, and one line per probe lost with a dropped engine."""
+    pool = run.engines
+    if not pool:
+        return []
+    lines = [
+        f"- engines: {', '.join(pool['used'])} (timed checks on {pool['timed']}); dropped: "
+        + (", ".join(f"{name} ({why})" for name, why in pool["dropped"].items()) or "none")
+    ]
+    for lost in pool["lost"]:
+        lines.append(
+            f"- lost probe (no verdict, run again elsewhere): [{lost['check']}] "
+            f"#{lost['position']} `{lost['sha'][:12]}` on {lost['engine']}: {lost['why']}"
+        )
+    return lines
 
 
 def _search_markdown(r: CheckResult) -> list[str]:

@@ -92,6 +92,36 @@ def log_ratio(lv: Levels, cand_s: Sequence[float]) -> float:
     return ll_bad - ll_good
 
 
+def evidence(
+    good_s: Sequence[float], bad_s: Sequence[float], cand_s: Sequence[float], window: int
+) -> float:
+    """log P(candidate | like bad) / P(candidate | like good), for ends whose common level drifts.
+
+    Other load on the machine moves every worker's latency by about the same factor (a common
+    shift on the log scale), not the gap between the ends. So the gap d comes from all the ends'
+    samples (interleaved, so the drift falls on both alike), and only the common level -- the
+    midpoint of the two ends -- from the last `window` samples of each, both ends pooled. Then
+    candidate mean - midpoint ~ Normal(-+d/2, v) with v = s^2 (1/n + (1/w_g + 1/w_b)/4 +
+    (1/N_g + 1/N_b)/4): twice the reference samples of `log_ratio` on the same windows (which
+    estimates each end's level from its own window alone), and the same drift-tracking."""
+    c = _logs(cand_s)
+    if c.size == 0:
+        return 0.0
+    recent = levels(good_s[-window:], bad_s[-window:])
+    whole = levels(good_s, bad_s)
+    gap = whole.bad - whole.good
+    mid = (recent.good + recent.bad) / 2
+    lo = min(recent.good, recent.bad) - 3 * recent.spread
+    hi = max(recent.good, recent.bad) + 3 * recent.spread
+    mean = float(np.mean(np.clip(c, lo, hi)))
+    v = recent.spread**2 * (
+        1 / c.size
+        + (1 / recent.n_good + 1 / recent.n_bad) / 4
+        + (1 / whole.n_good + 1 / whole.n_bad) / 4
+    )
+    return gap * (mean - mid) / v
+
+
 def bound(error: float) -> float:
     """Wald's threshold A for equal error rates: log((1 - error) / error)."""
     if not 0 < error < 0.5:

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.config import Config
 from harness.container import start_worker
+from harness.engines import LOCAL, Engine
 from harness.errors import HarnessError
 from harness.progress import Progress, quiet
 from harness.results import ColdStartRecord
@@ -58,7 +59,9 @@ def venv_seconds(rows: list[dict[str, Any]]) -> float | None:
     return round(end - start, 3) if start is not None and end is not None else None
 
 
-def measure_cold(tag: str, config: Config, progress: Progress = quiet) -> ColdStartRecord:
+def measure_cold(
+    tag: str, config: Config, progress: Progress = quiet, *, engine: Engine = LOCAL
+) -> ColdStartRecord:
     """Start `tag` once on a fresh, empty volume and wait until ready (or it fails)."""
     target = volume_target(config)
     current = next((m for m in config.run.mounts if m.target == target), None)
@@ -68,7 +71,7 @@ def measure_cold(tag: str, config: Config, progress: Progress = quiet) -> ColdSt
     try:
         cold = cold_config(config, fresh)
         progress(f"cold start of {tag} on an empty volume {fresh}")
-        with start_worker(tag, cold, wait=False, progress=progress) as worker:
+        with start_worker(tag, cold, wait=False, progress=progress, engine=engine) as worker:
             worker.wait_ready(cold.run.ready_timeout_s)
             ph = worker.phases
             rec = ColdStartRecord(
@@ -96,8 +99,10 @@ def cold_line(rec: ColdStartRecord) -> str:
         return f"cold start (empty volume): FAILED in {rec.phase} (exit {rec.exit_code}): " + str(
             rec.error
         )
+    venv = f"the venv phase {rec.venv_s if rec.venv_s is not None else '?'} s"
+    if rec.install_s is None:  # e.g. a baked image: its venv came with it
+        return f"cold start (empty volume): ready in {rec.ready_s:.1f} s, nothing installed, {venv}"
     return (
         f"cold start (empty volume): ready in {rec.ready_s:.1f} s, of which the install "
-        f"{rec.install_s if rec.install_s is not None else '?'} s and the venv phase "
-        f"{rec.venv_s if rec.venv_s is not None else '?'} s"
+        f"{rec.install_s} s and {venv}"
     )

@@ -13,8 +13,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.endpoints import check_endpoint
 from harness.errors import HarnessError
 from harness.gpus import parse_gpus
 
@@ -120,6 +121,43 @@ class CompareConfig(_Strict):
     startup_slack_s: float = Field(5.0, ge=0)  # ... and at least this many seconds slower
 
 
+class EngineTLS(_Strict):
+    """Client TLS files of a tcp:// engine (relative paths: to the config file's folder)."""
+
+    ca: str
+    cert: str
+    key: str
+    verify: bool = True
+
+
+class EngineConfig(_Strict):
+    """One [[engines]] entry: a Docker endpoint the harness can build, run and time on."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    endpoint: str  # unix:///path | ssh://user@host | tcp://host:2376 | a Docker context name
+    labels: dict[str, str] = Field(default_factory=dict)  # e.g. gpu = "H100", arch = "amd64"
+    tls: EngineTLS | None = None  # tcp:// only
+    build_on: str | None = None  # another engine's name: build there, move the image here
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_form(cls, value: str) -> str:
+        return check_endpoint(value)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _tls_on_tcp(self) -> EngineConfig:
+        if self.tls is not None and not self.endpoint.startswith("tcp://"):
+            raise ValueError(f"engine {self.name!r}: tls files apply to tcp:// endpoints only")
+        return self
+
+
 class Config(_Strict):
     build: BuildConfig = Field(default_factory=BuildConfig)
     run: RunConfig = Field(default_factory=RunConfig)
@@ -127,8 +165,29 @@ class Config(_Strict):
     limits: Limits = Field(default_factory=Limits)
     measure: MeasureConfig = Field(default_factory=MeasureConfig)
     compare: CompareConfig = Field(default_factory=CompareConfig)
+    # [[engines]]: the Docker endpoints to build, run and time on (none: the local engine)
+    engines: list[EngineConfig] = Field(default_factory=list)
     # Folder relative paths are resolved against (the config file's folder); not in the file.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @model_validator(mode="after")
+    def _engine_names(self) -> Config:
+        names = [e.name for e in self.engines]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"engine names must be unique; repeated: {', '.join(twice)}")
+        builds = {e.name: e.build_on for e in self.engines}
+        for e in self.engines:
+            if e.build_on is not None and (e.build_on not in names or e.build_on == e.name):
+                raise ValueError(
+                    f"engine {e.name!r}: build_on = {e.build_on!r} is not another engine's name"
+                )
+            if e.build_on is not None and builds[e.build_on] is not None:
+                raise ValueError(
+                    f"engine {e.name!r}: build_on = {e.build_on!r} names an engine that does not "
+                    "build itself"
+                )
+        return self
 
     def path(self, value: str) -> Path:
         """`value` with ~ expanded, relative to the config file's folder."""
@@ -136,8 +195,9 @@ class Config(_Strict):
         return p if p.is_absolute() else self.base_dir / p
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes what a measurement means (not where results go)."""
-        data = self.model_dump(mode="json", exclude={"measure", "compare", "limits"})
+        """Hash of everything that changes what a measurement means (not where results go; the
+        engine a result was measured on is in the record and its store folder)."""
+        data = self.model_dump(mode="json", exclude={"measure", "compare", "limits", "engines"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import CA_BUNDLE_TARGET, CA_BUNDLE_VARS, Config
-from harness.dockercli import engine
+from harness.engines import LOCAL, Engine
 from harness.errors import HarnessError
 from harness.gpus import device_requests
 from harness.livelog import LiveLog
@@ -73,6 +73,10 @@ class RunningWorker:
     progress: Progress = quiet  # gets each phase line while `wait_ready` waits (livelog)
     argv: list[str] = field(default_factory=list)  # what the container runs (harness.runargv)
     start_error: str = ""  # Docker's reason when the process could not be started at all
+    engine: Engine = LOCAL  # where the container runs
+    # (host, port) this machine reaches the API at (engine.reach: a tunnel for ssh:// engines)
+    address: tuple[str, int] | None = None
+    _reach: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
     def attempt(self) -> dict[str, Any]:
         """This start's outcome, as recorded for a retry: exit code, phase, timed out."""
@@ -92,7 +96,10 @@ class RunningWorker:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.host_port}"
+        if self.address is None and self.host_port is not None:
+            self.address = self._reach.enter_context(self.engine.reach(self.host_port))
+        host, port = self.address or ("127.0.0.1", self.host_port)
+        return f"http://{host}:{port}"
 
     def _port(self) -> int | None:
         ports = (self.container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
@@ -265,14 +272,25 @@ def container_kwargs(
 SESSION = uuid.uuid4().hex[:12]  # this process: its containers carry harness.session=SESSION
 
 
-def remove_session_containers() -> int:
-    """Remove every container this process started (found by its session label); how many.
+def remove_session_containers(engines: list[Engine] | None = None) -> int:
+    """Remove every container this process started (found by its session label) on `engines`
+    (default: every engine a worker was started on in this process); how many.
 
     The last resort on Ctrl-C/SIGTERM: `start_worker` removes its own on the way out already.
     """
     removed = 0
+    for target in engines if engines is not None else list(_USED) or [LOCAL]:
+        removed += _remove_session_on(target)
+    return removed
+
+
+_USED: dict[Engine, None] = {}  # engines this process started containers on, in order
+
+
+def _remove_session_on(target: Engine) -> int:
+    removed = 0
     with contextlib.suppress(Exception):
-        client = engine()
+        client = target.client(timeout=30)
         for c in client.containers.list(all=True, filters={"label": f"harness.session={SESSION}"}):
             with contextlib.suppress(Exception):
                 c.remove(force=True)
@@ -303,13 +321,14 @@ def _created(client: Any, name: str) -> Any | None:
 
 @contextlib.contextmanager
 def _run_container(
-    image_tag: str, config: Config, name: str, progress: Progress = quiet
+    image_tag: str, config: Config, name: str, progress: Progress = quiet, engine: Engine = LOCAL
 ) -> Iterator[RunningWorker]:
-    """One container of `image_tag`, removed on the way out whatever happens (even when the
-    interrupt lands inside `docker run`)."""
+    """One container of `image_tag` on `engine`, removed on the way out whatever happens (even
+    when the interrupt lands inside `docker run`)."""
     from docker.errors import APIError  # docker is imported lazily, as in harness.dockercli
 
-    client = engine()
+    client = engine.client()
+    _USED[engine] = None
     kwargs, argv = container_kwargs(client, image_tag, config, name)
     container = None
     worker: RunningWorker | None = None
@@ -325,7 +344,9 @@ def _run_container(
             if container is None:
                 raise
             start_error = str(exc.explanation or exc)
-        worker = RunningWorker(container, config, started, progress=progress, argv=argv)
+        worker = RunningWorker(
+            container, config, started, progress=progress, argv=argv, engine=engine
+        )
         worker.start_error = start_error
         worker.process_memory = ProcessMemoryPeak(container).start()
         yield worker
@@ -334,6 +355,7 @@ def _run_container(
             if worker.process_memory is not None:
                 worker.process_memory.stop()
             worker.refresh_logs()
+            worker._reach.close()
         _remove(client, name, container)
 
 
@@ -345,6 +367,7 @@ def start_worker(
     name: str | None = None,
     wait: bool = True,
     progress: Progress = quiet,
+    engine: Engine = LOCAL,
 ) -> Iterator[RunningWorker]:
     """Run `image_tag` with the configured args/env/mounts; wait for ready; always remove it.
 
@@ -354,14 +377,14 @@ def start_worker(
     second try carries it too. `progress` gets each phase line of the log while it waits.
     """
     name = name or f"harness-{uuid.uuid4().hex[:10]}"
-    with _run_container(image_tag, config, name, progress) as worker:
+    with _run_container(image_tag, config, name, progress, engine) as worker:
         if wait:
             worker.wait_ready(config.run.ready_timeout_s)
         if worker.ready or not wait:
             yield worker
             return
         first = worker.attempt()
-    with _run_container(image_tag, config, f"{name}-retry", progress) as worker:
+    with _run_container(image_tag, config, f"{name}-retry", progress, engine) as worker:
         worker.retried = first
         worker.wait_ready(config.run.ready_timeout_s)
         yield worker

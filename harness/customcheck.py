@@ -17,7 +17,7 @@ from typing import Any
 from harness.cause import telling_line
 from harness.config import Config
 from harness.container import container_kwargs
-from harness.dockercli import engine
+from harness.engines import LOCAL, Engine
 from harness.errors import HarnessError
 from harness.judgement import Finding
 from harness.search import Verdict
@@ -50,9 +50,12 @@ def _wait(container: Any, timeout_s: float) -> int | None:
         time.sleep(0.1)
 
 
-def run_check_cmd(image_tag: str, config: Config, command: str, timeout_s: float) -> Finding:
-    """Run `sh -c command` in a fresh container of `image_tag` (always removed) and judge it."""
-    client = engine()
+def run_check_cmd(
+    image_tag: str, config: Config, command: str, timeout_s: float, *, engine: Engine = LOCAL
+) -> Finding:
+    """Run `sh -c command` in a fresh container of `image_tag` on `engine` (always removed) and
+    judge it."""
+    client = engine.client()
     name = f"harness-cmd-{uuid.uuid4().hex[:10]}"
     kwargs, _ = container_kwargs(client, image_tag, config, name)
     kwargs.pop("ports", None)

@@ -13,9 +13,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from harness.engines import DOCKER_HINT, LOCAL, Engine
 from harness.errors import HarnessError
 
-DOCKER_HINT = "start the engine (sudo bash scripts/setup-docker.sh) and check `docker info`"
+__all__ = ["DOCKER_HINT", "buildkit_cli", "engine"]
 
 
 def _candidates() -> list[str]:
@@ -63,16 +64,7 @@ def buildkit_cli(preference: str = "auto") -> str:
     )
 
 
-def engine():
-    """A docker-py client for the local engine, or HarnessError(kind="docker")."""
-    import docker
-    from docker.errors import DockerException
-
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except DockerException as exc:
-        raise HarnessError(
-            f"Docker engine not reachable ({exc.__class__.__name__})", "docker", DOCKER_HINT
-        ) from None
-    return client
+def engine(target: Engine = LOCAL):
+    """A pinged docker-py client for `target` (the local engine by default), or
+    HarnessError(kind="docker")."""
+    return target.client()

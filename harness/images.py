@@ -21,7 +21,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -31,9 +31,11 @@ from harness.bases import BaseStatus
 from harness.buildcontext import prepare_context, refuse_links
 from harness.cainject import CA_SECRET_ID, inject_ca
 from harness.config import Config
-from harness.dockercli import buildkit_cli, engine
+from harness.dockercli import buildkit_cli
+from harness.engines import LOCAL, Engine
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
+from harness.imagemove import copy_missing_bases, ensure_image
 from harness.progress import Progress, quiet
 
 LABEL = "harness.cache_key"
@@ -134,14 +136,16 @@ def _secret_args(config: Config) -> list[str]:
 
 
 def _base_mapping(
-    client, text: str, config: Config, progress: Progress
+    client, text: str, config: Config, progress: Progress, engine: Engine = LOCAL
 ) -> tuple[dict[str, str], list[BaseStatus]]:
     """build.base_images plus a stand-in for each base that cannot be had otherwise (a base
-    nothing provides is a build error, raised before any build)."""
+    nothing provides is a build error, raised before any build). On an engine other than the
+    local one, bases it lacks and the local engine has are first copied over (save | load)."""
     explicit = config.build.base_images
     args = df.mapped_build_args(text, config.build.args, explicit)
     refs = df.base_refs(df.rewrite_from(text, explicit), args)
-    found = base_sources.resolve(client, refs, config, progress)
+    copy_missing_bases(client, engine, refs, config, progress)
+    found = base_sources.resolve(client, refs, config, progress, engine=engine)
     stand = [s for s in found.values() if s.status == "stand-in" and s.image]
     extra = {s.ref: s.image for s in stand if s.image}
     mapping = {name: extra.get(target, target) for name, target in explicit.items()}
@@ -170,11 +174,13 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _run_build(cmd: list[str], timeout_s: float, progress: Progress) -> tuple[int, list[str]]:
+def _run_build(
+    cmd: list[str], timeout_s: float, progress: Progress, engine: Engine = LOCAL
+) -> tuple[int, list[str]]:
     """Run the build; its lines go to `progress`. The deadline holds whether or not it prints:
     lines are read by a thread and waited for with a timeout, and at the deadline (or on any
     exception, Ctrl-C or SIGTERM here) the build's whole process group is killed."""
-    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    env = {**engine.cli_env(), "DOCKER_BUILDKIT": "1"}
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -219,8 +225,16 @@ def _run_build(cmd: list[str], timeout_s: float, progress: Progress) -> tuple[in
     return code, lines
 
 
-def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = quiet) -> ImageInfo:
-    """The image for commit `sha`: reused by cache key, else built from a `git archive` export."""
+def build_image(
+    repo: Repo, sha: str, config: Config, *, progress: Progress = quiet, engine: Engine = LOCAL
+) -> ImageInfo:
+    """The image for commit `sha` on `engine`: reused by cache key (looked up on that engine),
+    else built there from a `git archive` export; an engine with a `builder` gets the image
+    built on the builder and moved over (docker save | docker load)."""
+    if engine.builder is not None:
+        info = build_image(repo, sha, config, progress=progress, engine=engine.builder)
+        moved = ensure_image(info.tag, info.cache_key, engine.builder, engine, progress)
+        return replace(info, id=moved, built=info.built)
     commit = repo.resolve(sha)
     bc = config.build
     refuse_links(repo, commit.sha, config)  # before the cache: such a commit never builds
@@ -232,8 +246,8 @@ def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = qu
             "check build.dockerfile in harness.toml, or pick a commit that has one",
         )
     text = text_bytes.decode(errors="replace")
-    client = engine()
-    mapping, stand = _base_mapping(client, text, config, progress)
+    client = engine.client()
+    mapping, stand = _base_mapping(client, text, config, progress, engine)
     stand_ins = [{"ref": s.ref, "image": s.image, "warnings": list(s.warnings)} for s in stand]
     for warning in (w for s in stand for w in s.warnings):
         progress(f"warning: {warning}")
@@ -261,7 +275,7 @@ def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = qu
             cmd += ["--build-arg", f"{name}={value}"]
         cmd += _secret_args(config)
         cmd.append(str(context))
-        code, lines = _run_build(cmd, bc.timeout_s, progress)
+        code, lines = _run_build(cmd, bc.timeout_s, progress, engine)
     if code != 0:
         tail = "\n".join(lines[-40:])
         last = next((ln for ln in reversed(lines) if "ERROR" in ln or "error" in ln), "")
@@ -277,9 +291,9 @@ def build_image(repo: Repo, sha: str, config: Config, *, progress: Progress = qu
     )
 
 
-def layers(tag: str) -> list[dict]:
+def layers(tag: str, engine: Engine = LOCAL) -> list[dict]:
     """`docker history`: one entry per layer, newest first: size, created_by."""
-    rows = engine().images.get(tag).history()
+    rows = engine.client().images.get(tag).history()
     return [
         {"size_bytes": int(r.get("Size", 0)), "created_by": (r.get("CreatedBy") or "")[:300]}
         for r in rows
@@ -309,14 +323,14 @@ class _ChunkReader:
 COMPRESSED_METHOD = "sum of gzip -6 of each layer tar in `docker save` (what a registry stores)"
 
 
-def compressed_size(tag: str, cache: dict[str, int] | None = None) -> int:
+def compressed_size(tag: str, cache: dict[str, int] | None = None, engine: Engine = LOCAL) -> int:
     """Bytes of the image's layers gzipped one by one, as pushed to a registry.
 
     `cache` maps a layer's entry in `docker save` (its content/chain-derived path plus size) to
     its gzipped size, so layers shared between commits (the base) are compressed once. Updated
     in place. Layers are streamed, never held in memory whole.
     """
-    image = engine().images.get(tag)
+    image = engine.client().images.get(tag)
     total = 0
     with tarfile.open(fileobj=_ChunkReader(iter(image.save())), mode="r|") as tar:
         for member in tar:

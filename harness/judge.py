@@ -29,6 +29,7 @@ from harness.cause import telling_line
 from harness.config import Config
 from harness.container import RunningWorker, start_worker
 from harness.customcheck import run_check_cmd
+from harness.engines import LOCAL, Engine
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.images import ImageInfo, build_image
@@ -52,7 +53,8 @@ def _who(worker: RunningWorker, ref: RunningWorker) -> str:
 
 
 class Judge:
-    """Judges commits for each check; images and workers come from the harness (real Docker)."""
+    """Judges commits for each check on one engine; images and workers come from the harness
+    (real Docker). One Judge, one engine: its images are built on (or moved to) that engine."""
 
     def __init__(
         self,
@@ -62,8 +64,10 @@ class Judge:
         options: Options,
         *,
         progress: Progress = quiet,
+        engine: Engine = LOCAL,
     ) -> None:
         self.repo = repo
+        self.engine = engine
         self.config = config
         self.reference = reference
         self.options = options
@@ -105,7 +109,7 @@ class Judge:
         """ImageInfo for `sha`, or the build HarnessError (memoised: each commit builds once)."""
         if sha not in self._images:
             try:
-                info = build_image(self.repo, sha, self.config)
+                info = build_image(self.repo, sha, self.config, engine=self.engine)
                 if info.built:
                     self.built.add(sha)
                 self._images[sha] = info
@@ -133,8 +137,20 @@ class Judge:
         stamp = uuid.uuid4().hex[:6]
         timeout = self.config.run.ready_timeout_s
         with (
-            start_worker(ref_tag, self.config, name=f"bisect-ref-{label}-{stamp}", wait=False) as r,
-            start_worker(tag, self.config, name=f"bisect-cand-{label}-{stamp}", wait=False) as c,
+            start_worker(
+                ref_tag,
+                self.config,
+                name=f"bisect-ref-{label}-{stamp}",
+                wait=False,
+                engine=self.engine,
+            ) as r,
+            start_worker(
+                tag,
+                self.config,
+                name=f"bisect-cand-{label}-{stamp}",
+                wait=False,
+                engine=self.engine,
+            ) as c,
         ):
             r.wait_ready(timeout)
             c.wait_ready(timeout)
@@ -160,7 +176,9 @@ class Judge:
         info = self.image(sha)
         if isinstance(info, HarnessError):
             return Finding(Verdict.SKIP, "does not build, so start-up cannot be judged")
-        with start_worker(info.tag, self.config, name=f"bisect-start-{sha[:12]}") as worker:
+        with start_worker(
+            info.tag, self.config, name=f"bisect-start-{sha[:12]}", engine=self.engine
+        ) as worker:
             figures: dict[str, Any] = {
                 "ready": bool(worker.ready),
                 "ready_s": worker.ready_s,
@@ -185,7 +203,9 @@ class Judge:
         info = self.image(sha)
         if isinstance(info, HarnessError):
             return Finding(Verdict.SKIP, "does not build, so the command cannot run")
-        return run_check_cmd(info.tag, self.config, command, self.options.check_cmd_timeout_s)
+        return run_check_cmd(
+            info.tag, self.config, command, self.options.check_cmd_timeout_s, engine=self.engine
+        )
 
     def _size(self, sha: str, reference: str, n: int | None) -> Finding:
         info = self.image(sha)
@@ -229,7 +249,8 @@ class Judge:
 
     def _reference_alone(self, info: ImageInfo, what: str) -> Finding:
         """The good end is judged on its own: it must start and answer."""
-        with start_worker(info.tag, self.config, name=f"bisect-refcheck-{info.tag[-12:]}") as w:
+        name = f"bisect-refcheck-{info.tag[-12:]}"
+        with start_worker(info.tag, self.config, name=name, engine=self.engine) as w:
             if not w.ready:
                 why = f"not ready (exit {w.exit_code}, phase {w.phase}){w.retry_note()}"
                 return Finding(Verdict.SKIP, why)

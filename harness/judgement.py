@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.engines import LOCAL, Engine
 from harness.search import Verdict
 
 CHECKS: tuple[str, ...] = ("build", "startup", "size", "latency", "cold")
@@ -35,6 +36,8 @@ class Options:
     error_rate: float = 0.01  # latency bisect: each probe's SPRT error rate (both ways)
     check_cmd: str | None = None  # cmd: `sh -c` this in a container of the commit's image
     check_cmd_timeout_s: float = 600.0  # cmd: still running after this: killed, bad
+    # the engines to probe on (config [[engines]], narrowed by --engine); one Judge per engine
+    engines: tuple[Engine, ...] = (LOCAL,)
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold < 10:
@@ -53,6 +56,8 @@ class Options:
             raise ValueError(f"error rate {self.error_rate}: expected a probability in (0, 0.5)")
         if self.check_cmd is not None and not self.check_cmd.strip():
             raise ValueError("--check-cmd: the command is empty")
+        if not self.engines:
+            raise ValueError("no engine to probe on")
         if not self.check_cmd_timeout_s > 0:
             raise ValueError(f"--check-cmd-timeout {self.check_cmd_timeout_s}: must be above 0")
 

@@ -4,9 +4,10 @@ Both ends run in containers for the whole bisect (started once, warmed up once).
 are pooled; every candidate sample is followed by one sample of an end (good and bad in turn),
 so the references are topped up interleaved with each candidate and share its drift (one end
 sample per TOP_UP_EVERY candidate samples). A
-candidate is sampled until its evidence (harness.classify: an SPRT between "like the good end"
-and "like the bad end") passes Wald's bound or the visit's budget (`max_samples` times the
-visit's number at that commit) is spent;
+candidate is sampled until its evidence (harness.classify.evidence: an SPRT between "like the
+good end" and "like the bad end", the ends' gap from all their samples and their common level
+from the recent ones) passes Wald's bound or the visit's budget (`visit_budget`: VISIT_SAMPLES,
+at most `max_samples`, times the visit's number at that commit) is spent;
 harness.noisysearch turns the evidence of every visited commit into a posterior over the first
 bad commit and says where to sample next. A commit is named only when its posterior reaches
 `confidence`; otherwise the result is "not found" with the most likely commit and its
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.classify import bound, compare_ends, levels, log_ratio, verdict, weighed
+from harness.classify import bound, compare_ends, evidence, levels, verdict, weighed
 from harness.container import RunningWorker, start_worker
 from harness.errors import HarnessError
+from harness.images import ImageInfo
 from harness.judge import Judge
 from harness.judgement import Judgement, Options
 from harness.noisysearch import NoisySearch
@@ -38,7 +41,16 @@ TOP_UP_EVERY = 1  # one sample of an end (good and bad in turn) per this many ca
 # machine drifts (the zoo saw the good end go from 236 to 297 ms within one bisect), and
 # all-time pools would call a good commit measured in a slow spell "like bad".
 REFERENCE_WINDOW = 24
+# A first visit's sample budget (at most --max-samples); a revisit gets this times its number.
+# From the simulation (tests/bisect/simulate.py, docs/bisect.md): at sigma 0.35 +30 %, 16
+# instead of 24 took a fifth fewer samples for the same right / wrong / not-found counts.
+VISIT_SAMPLES = 16
 END_BATCHES = 16  # the ends are compared after each batch of `samples`, at most this many
+
+
+def visit_budget(max_samples: int, visit: int, first: int = VISIT_SAMPLES) -> int:
+    """Candidate samples allowed on the `visit`-th visit to a commit."""
+    return min(max_samples, first) * visit
 
 
 class _Stop(Exception):
@@ -151,18 +163,43 @@ def cache_params(opts: Options, bad: str, what: str) -> dict[str, Any]:
     }
 
 
+class _Builds:
+    """Every image the bisect needs, built on one background thread: while a visit samples, the
+    images of the probes that can come next (`NoisySearch.after`) are built ahead, so the next
+    visit does not wait for its build (as Pinpoint builds midpoints ahead)."""
+
+    def __init__(self, judge: Judge) -> None:
+        self.judge = judge
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bisect-build")
+        self.futures: dict[str, Future[ImageInfo | HarnessError]] = {}
+
+    def ahead(self, sha: str) -> None:
+        if sha not in self.futures:
+            self.futures[sha] = self.pool.submit(self.judge.image, sha)
+
+    def image(self, sha: str) -> ImageInfo | HarnessError:
+        self.ahead(sha)
+        return self.futures[sha].result()
+
+    def close(self) -> None:
+        """Drop what has not started; wait for a build under way (it owns the judge's memo)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _Lazy:
     """The warm ends, started at the first step the cache cannot answer (a resume that the
     cache answers in full starts no container and builds no image)."""
 
-    def __init__(self, judge: Judge, commits: list[str], stack: contextlib.ExitStack) -> None:
-        self.judge, self.commits, self.stack = judge, commits, stack
+    def __init__(
+        self, judge: Judge, builds: _Builds, commits: list[str], stack: contextlib.ExitStack
+    ) -> None:
+        self.judge, self.builds, self.commits, self.stack = judge, builds, commits, stack
         self.session: _Session | None = None
         self.seed: dict[str, list[float]] = {"good": [], "bad": []}
 
     def get(self) -> _Session:
         if self.session is None:
-            good, bad = (self.judge.image(c) for c in (self.commits[0], self.commits[-1]))
+            good, bad = (self.builds.image(c) for c in (self.commits[0], self.commits[-1]))
             if isinstance(good, HarnessError):
                 raise _Stop("good_end_bad", "latency: the good end does not build")
             if isinstance(bad, HarnessError):
@@ -197,7 +234,9 @@ def bisect_latency(
     cand: dict[int, list[float]] = {}
     try:
         with contextlib.ExitStack() as stack:
-            lazy = _Lazy(judge, commits, stack)
+            builds = _Builds(judge)
+            stack.callback(builds.close)
+            lazy = _Lazy(judge, builds, commits, stack)
             ends = _ends(judge, lazy, commits, store, cache, progress)
             if ends["status"] != "regression":
                 status = "no_regression" if ends["status"] == "no_regression" else "undecided"
@@ -209,7 +248,12 @@ def bisect_latency(
                 if hit is not None:
                     probes.append(_replay(hit, search, i, opts.error_rate))
                     continue
-                probe = _visit(judge, lazy.get(), search, commits, i, cand, progress)
+                session = lazy.get()
+                builds.ahead(commits[i])
+                for llr in (search.cap, -search.cap):  # what either verdict would visit next
+                    if (j := search.after(i, llr)) is not None:
+                        builds.ahead(commits[j])
+                probe = _visit(judge, builds, session, search, commits, i, cand, progress)
                 if cache is not None:
                     cache.put(probe, key)
                 probes.append(probe)
@@ -311,6 +355,7 @@ def _compare_ends(
 
 def _visit(
     judge: Judge,
+    builds: _Builds,
     session: _Session,
     search: NoisySearch,
     commits: list[str],
@@ -327,12 +372,13 @@ def _visit(
     target = bound(opts.error_rate)
     samples: list[float] = []  # this visit's: each visit is an independent trial
     every = cand.setdefault(i, [])
-    info = judge.image(sha)
+    info = builds.image(sha)
     skip_why = ""
     if isinstance(info, HarnessError):
         skip_why = "does not build, so its latency cannot be judged"
     else:
-        with start_worker(info.tag, judge.config, name=f"bisect-cand-{sha[:12]}-v{visit}") as w:
+        name = f"bisect-cand-{sha[:12]}-v{visit}"
+        with start_worker(info.tag, judge.config, name=name, engine=judge.engine) as w:
             if not w.ready:
                 skip_why = f"not ready (exit {w.exit_code}, phase {w.phase})"
             elif not w.request(session.payload()).ok:
@@ -341,7 +387,7 @@ def _visit(
                 llr = 0.0
                 # The budget grows with each visit: a commit is revisited only while the
                 # evidence there is close or contradicted.
-                for _ in range(opts.max_samples * visit):
+                for _ in range(visit_budget(opts.max_samples, visit)):
                     sample = w.request(session.payload())
                     session.requests += 1
                     if not sample.ok:
@@ -352,8 +398,8 @@ def _visit(
                     if len(samples) % TOP_UP_EVERY == 0:
                         session.top_up()
                     if len(samples) >= MIN_SAMPLES:
-                        lv = levels(*(session.recent(e) for e in ("good", "bad")))
-                        llr = log_ratio(lv, samples)
+                        pools = session.pools
+                        llr = evidence(pools["good"], pools["bad"], samples, REFERENCE_WINDOW)
                         if abs(llr) >= target:
                             break
     if skip_why:

@@ -14,6 +14,8 @@ from harness.cause import error_cause, telling_line, traceback_cause
 from harness.coldstart import measure_cold
 from harness.config import Config
 from harness.container import RequestSample, RunningWorker, start_worker
+from harness.enginefacts import engine_facts, facts_from_info, store_folder
+from harness.engines import LOCAL, Engine
 from harness.errors import HarnessError
 from harness.gitrepo import CommitInfo, Repo
 from harness.images import COMPRESSED_METHOD, build_image, compressed_size, layers
@@ -21,6 +23,7 @@ from harness.machine import machine_info
 from harness.progress import Progress, quiet
 from harness.results import (
     CommitRecord,
+    EngineRecord,
     ImageRecord,
     LatencyRecord,
     Layer,
@@ -31,8 +34,11 @@ from harness.results import (
 from harness.stats import percentile
 
 
-def default_store(config: Config) -> ResultStore:
-    return ResultStore(config.path(config.measure.results_dir), machine_info().id)
+def default_store(config: Config, engine: Engine = LOCAL) -> ResultStore:
+    """<results_dir>/<machine id> for the local engine, <results_dir>/engine-<name>-<hash> for
+    another (a result is reused only on the engine it was measured on)."""
+    folder = machine_info().id if engine.is_default else store_folder("", engine_facts(engine))
+    return ResultStore(config.path(config.measure.results_dir), folder)
 
 
 def payloads_for(repo: Repo, sha: str, config: Config) -> list[dict[str, Any]]:
@@ -63,8 +69,20 @@ def payloads_for(repo: Repo, sha: str, config: Config) -> list[dict[str, Any]]:
     return [doc]
 
 
-def new_result(repo: Repo, commit: CommitInfo, config: Config) -> Result:
+def _engine_record(engine: Engine) -> EngineRecord:
+    """The engine's facts; for the local engine, only its name when it does not answer (a
+    record could be made without Docker before engines existed, and still can)."""
+    try:
+        return engine_facts(engine)
+    except HarnessError:
+        if not engine.is_default:
+            raise
+        return facts_from_info(engine, {})
+
+
+def new_result(repo: Repo, commit: CommitInfo, config: Config, *, engine: Engine = LOCAL) -> Result:
     return Result(
+        engine=_engine_record(engine),
         harness_version=__version__,
         config_fingerprint=config.fingerprint(),
         machine=machine_info(),
@@ -95,13 +113,20 @@ def _fail(result: Result, store: ResultStore | None, err: HarnessError) -> Harne
 
 
 def build_into(
-    result: Result, repo: Repo, config: Config, store: ResultStore | None, progress: Progress
+    result: Result,
+    repo: Repo,
+    config: Config,
+    store: ResultStore | None,
+    progress: Progress,
+    *,
+    engine: Engine = LOCAL,
 ) -> str:
-    """Build (or reuse) the image and fill result.image; returns the tag."""
+    """Build (or reuse) the image on `engine` and fill result.image; returns the tag."""
     sha = result.commit.sha
-    progress(f"building {sha[:12]}")
+    progress(f"building {sha[:12]}" + ("" if engine.is_default else f" on engine {engine.name}"))
     try:
-        info = build_image(repo, sha, config)  # build log lines stay out of the status line
+        # build log lines stay out of the status line
+        info = build_image(repo, sha, config, engine=engine)
     except HarnessError as err:
         if err.kind == "build":
             err.cause = err.cause or telling_line(err.log_tail or "")
@@ -118,25 +143,25 @@ def build_into(
         size_bytes=info.size_bytes,
         built=info.built,
         build_s=round(info.build_s, 3),
-        layers=[Layer(**row) for row in layers(info.tag)],
+        layers=[Layer(**row) for row in layers(info.tag, engine)],
         stand_ins=info.stand_ins,
     )
     if config.measure.compressed_size:
         progress(f"compressing layers of {info.tag}")
-        rec.compressed_bytes = _compressed_with_cache(info.tag, config)
+        rec.compressed_bytes = _compressed_with_cache(info.tag, config, engine)
         rec.compressed_method = COMPRESSED_METHOD
     result.image = rec
     return info.tag
 
 
-def _compressed_with_cache(tag: str, config: Config) -> int:
+def _compressed_with_cache(tag: str, config: Config, engine: Engine = LOCAL) -> int:
     """compressed_size with the per-layer cache kept at <results_dir>/layer-gzip.json."""
     path = config.path(config.measure.results_dir) / "layer-gzip.json"
     try:
         cache = {str(k): int(v) for k, v in json.loads(path.read_text()).items()}
     except (OSError, ValueError, AttributeError):
         cache = {}
-    size = compressed_size(tag, cache)
+    size = compressed_size(tag, cache, engine)
     with contextlib.suppress(OSError):  # only a cache: losing it costs time, not results
         write_atomic(path, json.dumps(cache))
     return size
@@ -234,11 +259,12 @@ def measure_commit(
     force: bool = False,
     progress: Progress = quiet,
     cold_volume: bool = False,
+    engine: Engine = LOCAL,
 ) -> Result:
-    """The stored result for `rev`, measuring it first when absent (or when `force`).
+    """The stored result for `rev` on `engine`, measuring it first when absent (or when `force`).
     `cold_volume`: first one start on a fresh, empty volume (result.cold_start; measured anew)."""
     commit = repo.resolve(rev)
-    store = store or default_store(config)
+    store = store or default_store(config, engine)
     if not force and not cold_volume:
         cached = store.load(commit.sha, config.fingerprint())
         if cached is not None and _one_attempt(cached):
@@ -256,13 +282,13 @@ def measure_commit(
                 )
             return cached
     n = samples or config.measure.samples
-    result = new_result(repo, commit, config)
+    result = new_result(repo, commit, config, engine=engine)
     payloads = payloads_for(repo, commit.sha, config)
-    tag = build_into(result, repo, config, store, progress)
+    tag = build_into(result, repo, config, store, progress, engine=engine)
     if cold_volume:
-        result.cold_start = measure_cold(tag, config, progress)
+        result.cold_start = measure_cold(tag, config, progress, engine=engine)
     progress(f"starting {tag}")
-    with start_worker(tag, config, progress=progress) as worker:
+    with start_worker(tag, config, progress=progress, engine=engine) as worker:
         startup_into(result, worker)
         if not worker.ready:
             raise _fail(result, store, never_ready_error(result, worker, config))
@@ -295,26 +321,35 @@ def measure_pair(
     *,
     samples: int | None = None,
     progress: Progress = quiet,
+    engine: Engine = LOCAL,
+    config_b: Config | None = None,
+    cold_volume: bool = False,
 ) -> tuple[Result, Result]:
     """Measure A and B in the same run, warm requests interleaved A,B,A,B (not stored: an A/B
-    run is a comparison, the per-commit store keeps standalone measurements)."""
+    run is a comparison, the per-commit store keeps standalone measurements). `config_b`: B's
+    own config (e.g. another Dockerfile for the same commit); `cold_volume`: each side first
+    starts once on a fresh, empty volume (A, then B), before the warm starts."""
     n = samples or config.measure.samples
+    configs = (config, config_b or config)
     results, tags = [], []
-    for rev in (rev_a, rev_b):
+    for rev, cfg in zip((rev_a, rev_b), configs, strict=True):
         commit = repo.resolve(rev)
-        result = new_result(repo, commit, config)
-        tags.append(build_into(result, repo, config, None, progress))
+        result = new_result(repo, commit, cfg, engine=engine)
+        tags.append(build_into(result, repo, cfg, None, progress, engine=engine))
         results.append(result)
+    if cold_volume:
+        for result, tag, cfg in zip(results, tags, configs, strict=True):
+            result.cold_start = measure_cold(tag, cfg, progress, engine=engine)
     with contextlib.ExitStack() as stack:
         workers = []
-        for result, tag in zip(results, tags, strict=True):
+        for result, tag, cfg in zip(results, tags, configs, strict=True):
             progress(f"starting {tag}")
-            worker = stack.enter_context(start_worker(tag, config, progress=progress))
+            worker = stack.enter_context(start_worker(tag, cfg, progress=progress, engine=engine))
             startup_into(result, worker)
             if not worker.ready:
-                raise _fail(result, None, never_ready_error(result, worker, config))
+                raise _fail(result, None, never_ready_error(result, worker, cfg))
             workers.append(worker)
-        pays = [payloads_for(repo, r.commit.sha, config) for r in results]
+        pays = [payloads_for(repo, r.commit.sha, c) for r, c in zip(results, configs, strict=True)]
         firsts = [w.request(p[0]) for w, p in zip(workers, pays, strict=True)]
         warm: list[list[RequestSample]] = [[], []]
         for i in range(n):

@@ -114,6 +114,21 @@ class NoisySearch:
         best, p = self.best()
         self.path.append(Step(position, llr, best, p))
 
+    def after(self, position: int, llr: float) -> int | None:
+        """The probe that would come next if this visit to `position` brought `llr` (the search
+        itself is not changed): the driver builds its image while the visit samples."""
+        trial = NoisySearch(
+            self.n,
+            self.cap,
+            self.confidence,
+            self.max_visits,
+            dict(self.evidence),
+            dict(self.visits),
+            set(self.excluded),
+        )
+        trial.record(position, llr)
+        return trial.next_probe()
+
     def exclude(self, position: int) -> None:
         """`position` cannot be judged: never probe it (it counts as one visit)."""
         self.excluded.add(position)

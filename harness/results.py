@@ -31,6 +31,40 @@ class Machine(BaseModel):
     gpu_driver: str | None = None  # NVIDIA driver version (nvidia-smi)
 
 
+class EngineRecord(BaseModel):
+    """The Docker engine a result was measured on, with its machine facts (its `docker info`).
+
+    A record without one (written before engines existed) was measured on the local engine."""
+
+    name: str = "local"
+    endpoint_kind: str = "context"  # unix | tcp | ssh | context ("default": the local engine)
+    endpoint: str = "default"
+    labels: dict[str, str] = Field(default_factory=dict)
+    engine_id: str = ""  # `docker info` ID: tells two daemons apart
+    server_version: str = ""
+    os: str = ""  # OperatingSystem
+    os_type: str = ""  # linux | windows
+    arch: str = ""  # Architecture (x86_64, aarch64)
+    kernel: str = ""
+    cpus: int = 0  # NCPU
+    memory_bytes: int = 0  # MemTotal
+    runtimes: list[str] = Field(default_factory=list)
+    default_runtime: str = ""
+    nvidia_runtime: bool = False  # an "nvidia" runtime is registered (NVIDIA container toolkit)
+    gpus: list[str] = Field(default_factory=list)  # CDI GPU devices the engine reports, if any
+
+    def same_engine(self, other: EngineRecord) -> bool:
+        """Whether both samples came from one engine (its name and endpoint; the daemon's ID too
+        when both records know it)."""
+        ids = {self.engine_id, other.engine_id}
+        return (self.name, self.endpoint) == (other.name, other.endpoint) and (
+            "" in ids or len(ids) == 1
+        )
+
+
+LOCAL_ENGINE_RECORD = EngineRecord()
+
+
 class CommitRecord(BaseModel):
     sha: str
     tree: str = ""
@@ -130,7 +164,13 @@ class Result(BaseModel):
     latency: LatencyRecord = Field(default_factory=LatencyRecord)
     memory: MemoryRecord = Field(default_factory=MemoryRecord)
     cold_start: ColdStartRecord | None = None  # measured only with --cold-volume
+    engine: EngineRecord | None = None  # None: the local engine (records before engines)
     error: dict[str, Any] | None = None  # {"kind", "message", "hint", "exit_code"} when partial
+
+    @property
+    def measured_on(self) -> EngineRecord:
+        """The engine of this record (an old record without one: the local engine)."""
+        return self.engine or LOCAL_ENGINE_RECORD
 
     @property
     def complete(self) -> bool:

@@ -3,8 +3,9 @@
 Rules (README): image size is exact (compared by ratio against size_threshold, and against the
 hard limit / target); start-up ok is exact; start-up time is one sample per side, so it needs both
 a relative and an absolute margin; warm latency is compared statistically
-(stats.compare_samples) only when both sides were measured on this machine -- otherwise it is
-reported as "unknown".
+(stats.compare_samples) only when both sides were measured on this machine and on the same
+Docker engine (records before engines: the local engine) -- otherwise it is reported as
+"unknown", saying which engines differ.
 A crossed hard limit is "worse" whatever the baseline says.
 """
 
@@ -36,6 +37,7 @@ class Scorecard:
     latency: Comparison | None = None
     interleaved: bool = False
     same_machine: bool = False
+    same_engine: bool = True  # both measured on one Docker engine (timings comparable)
 
     @property
     def worse(self) -> bool:
@@ -47,6 +49,8 @@ class Scorecard:
             "candidate": self.candidate.commit.sha,
             "interleaved": self.interleaved,
             "same_machine": self.same_machine,
+            "same_engine": self.same_engine,
+            "engines": [self.baseline.measured_on.name, self.candidate.measured_on.name],
             "worse": self.worse,
             "rows": [r.__dict__ for r in self.rows],
         }
@@ -98,10 +102,36 @@ def _size_rows(base: Result, cand: Result, config: Config) -> list[Row]:
         cmp = compare_exact(bc, cc, threshold=t)
         detail = f"ratio {cmp.ratio:.3f} (threshold {t:.0%})" if cmp.ratio else cmp.reason
         rows.append(Row("image compressed", fmt_bytes(bc), fmt_bytes(cc), cmp.direction, detail))
+        rows += _pull_rows(bc, cc)
     return rows
 
 
-def _startup_rows(base: Result, cand: Result, config: Config, here: bool) -> list[Row]:
+# Bandwidths (bytes/s) the pull-time estimate is given at: a slow and a fast registry link.
+PULL_BANDWIDTHS = (100e6, 1e9)
+
+
+def _pull_rows(base: int | None, cand: int | None) -> list[Row]:
+    """Estimated pull times: compressed bytes / bandwidth (what a new machine downloads)."""
+
+    def secs(n: int | None, bandwidth: float) -> float | None:
+        return None if n is None else n / bandwidth
+
+    return [
+        Row(
+            f"pull at {bw / 1e6:g} MB/s (estimate)",
+            fmt_s(secs(base, bw)),
+            fmt_s(secs(cand, bw)),
+            "info",
+            "compressed size / bandwidth: the download alone, on a machine with no layer of it "
+            "(not the extraction, not layers already there)",
+        )
+        for bw in PULL_BANDWIDTHS
+    ]
+
+
+def _startup_rows(
+    base: Result, cand: Result, config: Config, here: bool, elsewhere: str
+) -> list[Row]:
     b, c, lim, cc = base.startup, cand.startup, config.limits, config.compare
     rows = []
     verdict = "same" if b.ok == c.ok else ("worse" if b.ok else "better")
@@ -133,7 +163,7 @@ def _startup_rows(base: Result, cand: Result, config: Config, here: bool) -> lis
                 fmt_s(b.ready_s),
                 fmt_s(c.ready_s),
                 "unknown",
-                "baseline measured on another machine",
+                elsewhere,
             )
         )
     cold = cand.cold_start
@@ -165,7 +195,7 @@ def _startup_rows(base: Result, cand: Result, config: Config, here: bool) -> lis
 
 
 def _latency_rows(
-    base: Result, cand: Result, config: Config, here: bool
+    base: Result, cand: Result, config: Config, here: bool, elsewhere: str
 ) -> tuple[list[Row], Comparison | None]:
     b, c, lim, cc = base.latency, cand.latency, config.limits, config.compare
     rows, stat = [], None
@@ -181,7 +211,7 @@ def _latency_rows(
             )
         )
     else:
-        why = "baseline measured on another machine" if not here else "too few samples"
+        why = elsewhere if not here else "too few samples"
         rows.append(
             Row("warm latency p50", fmt_s(b.warm_p50_s), fmt_s(c.warm_p50_s), "unknown", why)
         )
@@ -207,11 +237,18 @@ def _latency_rows(
 
 
 def score(base: Result, cand: Result, config: Config, *, interleaved: bool = False) -> Scorecard:
-    here = base.machine.id == cand.machine.id
-    out = Scorecard(base, cand, interleaved=interleaved, same_machine=here)
+    b_eng, c_eng = base.measured_on, cand.measured_on
+    same_machine = base.machine.id == cand.machine.id
+    same_engine = b_eng.same_engine(c_eng)
+    here = same_machine and same_engine  # timings from two engines are never compared
+    elsewhere = "baseline measured on another machine"
+    if not same_engine:
+        elsewhere = f"measured on different engines ({b_eng.name} vs {c_eng.name})"
+    out = Scorecard(base, cand, interleaved=interleaved, same_machine=same_machine)
+    out.same_engine = same_engine
     out.rows += _size_rows(base, cand, config)
-    out.rows += _startup_rows(base, cand, config, here)
-    lat_rows, out.latency = _latency_rows(base, cand, config, here)
+    out.rows += _startup_rows(base, cand, config, here, elsewhere)
+    lat_rows, out.latency = _latency_rows(base, cand, config, here, elsewhere)
     out.rows += lat_rows
     base_mem, cand_mem = base.memory, cand.memory
     out.rows += [

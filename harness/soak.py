@@ -127,10 +127,16 @@ class SoakSample:
     rss_bytes: int | None  # after the request
     cuda_bytes: int | None = None
     server_ms: float | None = None  # the worker's own timings.total_ms
+    cpu_s: float | None = None  # CPU seconds the worker used during the request (all threads)
 
 
 Send = Callable[[dict[str, Any]], tuple[bool, float, dict[str, Any] | None]]
 Memory = Callable[[], tuple[int | None, int | None]]
+CpuClock = Callable[[], float | None]  # the worker's cumulative CPU seconds, None when unreadable
+
+
+def _cpu_delta(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else round(after - before, 6)
 
 
 def run_soak(
@@ -138,14 +144,21 @@ def run_soak(
     memory: Memory,
     mix: list[tuple[str, dict[str, Any]]],
     progress: Callable[[str], None] = lambda _: None,
+    cpu: CpuClock = lambda: None,
 ) -> list[SoakSample]:
-    """Send each body in turn; after each, read memory. Stops early only on a transport error."""
+    """Send each body in turn; after each, read memory. Stops early only on a transport error.
+
+    `cpu` gives the worker's CPU time: a request's CPU seconds hardly change when other jobs
+    share the cores, where its round trip can triple, so the CPU series shows the worker's own
+    drift on a busy machine (docs/worker.md, "Soak")."""
     samples: list[SoakSample] = []
     for i, (kind, body) in enumerate(mix):
+        cpu0 = cpu()
         ok, seconds, timings = send(body)
+        cpu_s = _cpu_delta(cpu0, cpu())
         rss, cuda = memory()
         server = (timings or {}).get("total_ms")
-        samples.append(SoakSample(i, kind, ok, kind != "bad", seconds, rss, cuda, server))
+        samples.append(SoakSample(i, kind, ok, kind != "bad", seconds, rss, cuda, server, cpu_s))
         if (i + 1) % 25 == 0 or i + 1 == len(mix):
             mb = f"{rss / 2**20:.0f} MB" if rss else "?"
             progress(f"soak {i + 1}/{len(mix)}: rss {mb}, last {seconds * 1000:.0f} ms")
@@ -169,6 +182,25 @@ def _change(points: list[tuple[int, float]], x0: int, x1: int) -> dict[str, floa
     }
 
 
+def _quarters(
+    half: list[SoakSample], value: Callable[[SoakSample], float | None]
+) -> tuple[list[float], list[float]]:
+    """The successful probes' values in the 3rd and in the 4th quarter (`half` is the 2nd half)."""
+    parts = half[: len(half) // 2], half[len(half) // 2 :]
+    q3, q4 = (
+        [v for s in part if s.kind == "probe" and s.ok and (v := value(s)) is not None]
+        for part in parts
+    )
+    return q3, q4
+
+
+def _drift(q3: list[float], q4: list[float]) -> float | None:
+    """The 4th quarter's median against the 3rd's, in %."""
+    if not q3 or not q4:
+        return None
+    return round(100 * (statistics.median(q4) / statistics.median(q3) - 1), 2)
+
+
 def summarize(samples: list[SoakSample], windows: int = 10) -> dict[str, Any]:
     """Per-window table rows and the second-half change of RSS, CUDA memory and probe latency."""
     n = len(samples)
@@ -177,6 +209,7 @@ def summarize(samples: list[SoakSample], windows: int = 10) -> dict[str, Any]:
     for w in range(0, n, size):
         part = samples[w : w + size]
         probes = [s.seconds for s in part if s.kind == "probe" and s.ok]
+        probe_cpu = [s.cpu_s for s in part if s.kind == "probe" and s.ok and s.cpu_s is not None]
         rss = [s.rss_bytes for s in part if s.rss_bytes]
         cuda = [s.cuda_bytes for s in part if s.cuda_bytes is not None]
         rows.append(
@@ -185,6 +218,9 @@ def summarize(samples: list[SoakSample], windows: int = 10) -> dict[str, Any]:
                 "rss_mb": round(rss[-1] / 2**20, 1) if rss else None,
                 "cuda_mb": round(cuda[-1] / 2**20, 1) if cuda else None,
                 "probe_p50_ms": round(statistics.median(probes) * 1000, 1) if probes else None,
+                "probe_cpu_p50_ms": round(statistics.median(probe_cpu) * 1000, 1)
+                if probe_cpu
+                else None,
                 "mix_p50_ms": round(statistics.median([s.seconds for s in part if s.ok]) * 1000, 1)
                 if any(s.ok for s in part)
                 else None,
@@ -195,11 +231,11 @@ def summarize(samples: list[SoakSample], windows: int = 10) -> dict[str, Any]:
     rss = [(s.i, s.rss_bytes / 2**20) for s in half if s.rss_bytes]
     cuda = [(s.i, s.cuda_bytes / 2**20) for s in half if s.cuda_bytes is not None]
     probes = [(s.i, s.seconds * 1000) for s in half if s.kind == "probe" and s.ok]
-    q3 = [s.seconds for s in half[: len(half) // 2] if s.kind == "probe" and s.ok]
-    q4 = [s.seconds for s in half[len(half) // 2 :] if s.kind == "probe" and s.ok]
-    drift = (
-        round(100 * (statistics.median(q4) / statistics.median(q3) - 1), 2) if q3 and q4 else None
-    )
+    probe_cpu = [
+        (s.i, s.cpu_s * 1000) for s in half if s.kind == "probe" and s.ok and s.cpu_s is not None
+    ]
+    q3, q4 = _quarters(half, lambda s: s.seconds)
+    c3, c4 = _quarters(half, lambda s: s.cpu_s)
     all_rss = [s.rss_bytes for s in samples if s.rss_bytes]
     return {
         "requests": n,
@@ -214,23 +250,32 @@ def summarize(samples: list[SoakSample], windows: int = 10) -> dict[str, Any]:
             "probe_ms": _change(probes, n // 2, n - 1),
             "probe_p50_q3_ms": round(statistics.median(q3) * 1000, 1) if q3 else None,
             "probe_p50_q4_ms": round(statistics.median(q4) * 1000, 1) if q4 else None,
-            "probe_p50_drift_pct": drift,
+            "probe_p50_drift_pct": _drift(q3, q4),
+            "probe_cpu_ms": _change(probe_cpu, n // 2, n - 1),
+            "probe_cpu_p50_q3_ms": round(statistics.median(c3) * 1000, 1) if c3 else None,
+            "probe_cpu_p50_q4_ms": round(statistics.median(c4) * 1000, 1) if c4 else None,
+            "probe_cpu_p50_drift_pct": _drift(c3, c4),
         },
     }
 
 
 def render_table(summary: dict[str, Any]) -> str:
     """A markdown table of the windows and the second-half lines."""
-    head = "| requests | RSS MB | CUDA MB | probe p50 ms | mix p50 ms | unexpected |"
-    lines = [head, "|---|---:|---:|---:|---:|---:|"]
+    head = (
+        "| requests | RSS MB | CUDA MB | probe p50 ms | probe CPU p50 ms | mix p50 ms"
+        " | unexpected |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|"]
     for r in summary["windows"]:
-        cells = [r["requests"], r["rss_mb"], r["cuda_mb"], r["probe_p50_ms"], r["mix_p50_ms"]]
+        cells = [r["requests"], r["rss_mb"], r["cuda_mb"], r["probe_p50_ms"],
+                 r.get("probe_cpu_p50_ms"), r["mix_p50_ms"]]  # fmt: skip
         lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + f" | "
                      f"{r['unexpected']} |")  # fmt: skip
     h = summary["second_half"]
     for name, key, unit in (("RSS", "rss_mb", "MB"), ("CUDA", "cuda_mb", "MB"),
-                            ("probe latency", "probe_ms", "ms")):  # fmt: skip
-        c = h[key]
+                            ("probe latency", "probe_ms", "ms"),
+                            ("probe CPU time", "probe_cpu_ms", "ms")):  # fmt: skip
+        c = h.get(key)
         if c:
             lines.append(
                 f"\nsecond half, {name}: {c['change']:+.1f} {unit} ({c['change_pct']:+.2f}%), "
@@ -240,6 +285,11 @@ def render_table(summary: dict[str, Any]) -> str:
         lines.append(
             f"\nprobe p50, 3rd vs 4th quarter: {h['probe_p50_q3_ms']} -> {h['probe_p50_q4_ms']} ms "
             f"({h['probe_p50_drift_pct']:+.2f}%)"
+        )
+    if h.get("probe_cpu_p50_drift_pct") is not None:
+        lines.append(
+            f"\nprobe CPU p50, 3rd vs 4th quarter: {h['probe_cpu_p50_q3_ms']} -> "
+            f"{h['probe_cpu_p50_q4_ms']} ms ({h['probe_cpu_p50_drift_pct']:+.2f}%)"
         )
     return "\n".join(lines) + "\n"
 
@@ -258,6 +308,11 @@ def write_chart(samples: list[SoakSample], path: Path, title: str) -> Path:
     probes = [(s.i, s.seconds * 1000) for s in samples if s.kind == "probe" and s.ok]
     if probes:
         bottom.plot(*zip(*probes, strict=True), ".", markersize=3, label="probe round trip")
+    probe_cpu = [
+        (s.i, s.cpu_s * 1000) for s in samples if s.kind == "probe" and s.ok and s.cpu_s is not None
+    ]
+    if probe_cpu:
+        bottom.plot(*zip(*probe_cpu, strict=True), ".", markersize=3, label="probe CPU time")
     bottom.set_ylabel("ms")
     bottom.set_xlabel("request")
     bottom.legend(loc="upper right")

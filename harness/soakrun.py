@@ -9,15 +9,19 @@ worker). The record and the chart go to `<results_dir>/soak/`.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.config import Config
 from harness.container import RunningWorker, start_worker
+from harness.engines import LOCAL, Engine
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.measure import build_into, new_result
+from harness.memstat import CGROUP_ROOT, parse_memory_stat
 from harness.progress import Progress, quiet
 from harness.soak import SoakSample, record, run_soak, soak_mix, write_chart, write_record
 
@@ -31,15 +35,47 @@ def container_memory(worker: RunningWorker) -> tuple[int | None, None]:
     return (found[0] if found else None), None
 
 
+def process_cpu_seconds(pid: int, proc: Path = Path("/proc")) -> float | None:
+    """A local process's CPU time so far, all threads (utime + stime of /proc/PID/stat)."""
+    try:
+        fields = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def container_cpu_seconds(container_id: str, root: Path = CGROUP_ROOT) -> float | None:
+    """CPU time of every process in the container so far, from its cgroup (None if not visible)."""
+    v1 = root / "cpuacct" / "docker" / container_id / "cpuacct.usage"
+    with contextlib.suppress(OSError, ValueError):
+        return int(v1.read_text()) / 1e9
+    for folder in (
+        root / "system.slice" / f"docker-{container_id}.scope",
+        root / "docker" / container_id,
+    ):
+        with contextlib.suppress(OSError, ValueError):
+            stat = parse_memory_stat((folder / "cpu.stat").read_text())  # same `key value` lines
+            if "usage_usec" in stat:
+                return stat["usage_usec"] / 1e6
+    return None
+
+
 def soak_commit(
-    repo: Repo, rev: str, config: Config, n: int, seed: int = 0, progress: Progress = quiet
+    repo: Repo,
+    rev: str,
+    config: Config,
+    n: int,
+    seed: int = 0,
+    progress: Progress = quiet,
+    *,
+    engine: Engine = LOCAL,
 ) -> tuple[list[SoakSample], dict[str, Any], Path]:
     """(samples, record, where the record was written) for `n` requests of the mix at `rev`."""
     commit = repo.resolve(rev)
-    result = new_result(repo, commit, config)
-    tag = build_into(result, repo, config, None, progress)
+    result = new_result(repo, commit, config, engine=engine)
+    tag = build_into(result, repo, config, None, progress, engine=engine)
     progress(f"starting {tag} for a soak of {n} requests")
-    with start_worker(tag, config, progress=progress) as worker:
+    with start_worker(tag, config, progress=progress, engine=engine) as worker:
         if not worker.ready:
             raise HarnessError(
                 f"{tag} never got ready (phase {worker.phase}, exit code {worker.exit_code})",
@@ -53,7 +89,14 @@ def soak_commit(
             sample = worker.request(body)
             return sample.ok, sample.seconds, sample.output_timings
 
-        samples = run_soak(send, lambda: container_memory(worker), mix, progress)
+        cid = worker.container.id
+        samples = run_soak(
+            send,
+            lambda: container_memory(worker),
+            mix,
+            progress,
+            cpu=lambda: container_cpu_seconds(cid),
+        )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     meta = {
         "label": commit.short,

@@ -5,6 +5,8 @@ check, the full sha, the reference commit, the options that change what the verd
 (`Options.params`) and the config fingerprint. A file that is missing, unreadable or not a
 judgement is a miss (measured again), never an error. So is a start-up BAD verdict with no
 `retried` figure: it was judged from one attempt, before never-ready starts were retried.
+Puts are safe from threads (the parallel bisect's engines) and processes: each writes its own
+temp file and renames it into place, so a reader sees one whole record, the last one renamed.
 """
 
 from __future__ import annotations

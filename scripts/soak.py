@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from localworker import local_worker  # noqa: E402
 
 from harness import soak  # noqa: E402
+from harness.soakrun import process_cpu_seconds  # noqa: E402
 from worker.guard import rss_bytes as proc_rss_bytes  # noqa: E402
 
 
@@ -90,6 +91,7 @@ def main() -> int:
             lambda: (rss_bytes(proc.pid), cuda_bytes(proc.pid)),
             mix,
             progress=lambda m: print(m, file=sys.stderr, flush=True),
+            cpu=lambda: process_cpu_seconds(proc.pid),
         )
         wall = time.monotonic() - t0
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -5,7 +5,8 @@ the venv's Python with `-m worker ARGS...`, so the process that loads the model 
 that serves. Every failure ends with one line naming phase, cause and remedy, and the phase's exit
 code. The venv store and its protocol live in venvs.py (with buildlock.py, leases.py, volfs.py);
 pip, the import check and their meaning in piprun.py and pipfail.py. This module wires them to
-the real world: settings, the volume checks, sleeping, the lease keeper and the exec.
+the real world: settings, the volume checks, sleeping, the lease keeper and the exec. An image
+with a venv sealed into it (Dockerfile.baked, WORKER_BAKED_VENV; baked.py) skips the store.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
+from worker import baked
 from worker.leases import REFRESH_S, Leases
 from worker.phases import PhaseError, emit, fail
 from worker.piprun import PipTools
 from worker.settings import SettingError, Settings
-from worker.venvs import Ready, Store, import_check_modules, venv_key
+from worker.venvs import Ready, Store, import_check_modules
 from worker.volfs import VolumeFs, is_enospc
 
 APP_DIR = Path(__file__).resolve().parent.parent
@@ -211,12 +213,7 @@ def drive(steps: Generator[float, None, T]) -> T:
 
 def phase_venv(settings: Settings, volume: Path, lock: Path, lock_bytes: bytes) -> Ready:
     """Find or build the venv for this lock (the disk phase runs inside, after the first look)."""
-    key = venv_key(
-        lock_bytes,
-        platform.python_implementation(),
-        platform.python_version(),
-        os.path.realpath(sys.executable),
-    )
+    key = baked.key_here(lock_bytes)
     modules = import_check_modules(lock_bytes.decode("utf-8", "replace"))
     venvs = volume / "venvs"
     fs = VolumeFs(volume)
@@ -254,6 +251,30 @@ def phase_venv(settings: Settings, volume: Path, lock: Path, lock_bytes: bytes) 
         raise PhaseError(
             "venv", f"volume error: {exc}", "check the volume is mounted and healthy"
         ) from None
+
+
+def baked_venv(settings: Settings, volume: Path, lock: Path, lock_bytes: bytes) -> Path | None:
+    """The venv sealed into the image (WORKER_BAKED_VENV) when it is set, made for this lock and
+    interpreter, and whole: then the disk and venv lines say so and nothing is installed. None
+    (after a warn line naming why, when one was set) sends boot to the volume's venv store."""
+    if not settings.baked_venv:
+        return None
+    path = Path(settings.baked_venv)
+    t0 = time.monotonic()
+    verdict = baked.check(path, lock, lock_bytes)
+    check_ms = round((time.monotonic() - t0) * 1000)
+    if verdict.kind != "ok":
+        emit(
+            "venv",
+            "warn",
+            message=f"baked venv {path} not used ({verdict.kind}: {verdict.why}); using the "
+            "venv store on the volume instead",
+        )
+        return None
+    phase_disk(volume, settings.install_bytes, build=False)
+    key = baked.key_here(lock_bytes)
+    emit("venv", "ok", path=str(path), key=key, reused=True, baked=True, check_ms=check_ms)
+    return path
 
 
 def keep_lease(lease: Path, venvs: Path) -> None:
@@ -310,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         phase = "volume"
         volume = phase_volume(settings)
         phase = "venv"
+        in_image = baked_venv(settings, volume, lock, lock_bytes)
+        if in_image is not None:  # nothing on the volume to lease: the image is this container's
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            exec_worker(in_image, volume, settings.entry_module, args)
         ready = phase_venv(settings, volume, lock, lock_bytes)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         keep_lease(ready.lease, ready.path.parent)

@@ -68,6 +68,7 @@ class Settings:
     installer: str = "auto"  # WORKER_INSTALLER: auto (uv, else pip), uv, pip
     lock_stale_s: float = 120.0  # WORKER_LOCK_STALE_S: build lock without heartbeat is stale
     entry_module: str = "worker"  # WORKER_ENTRY_MODULE: module boot execs in the venv (`-m`)
+    baked_venv: str = ""  # WORKER_BAKED_VENV: venv sealed in the image (Dockerfile.baked)
     # request limits
     max_text_chars: int = 2000  # WORKER_MAX_TEXT_CHARS
     max_ref_bytes: int = 10_000_000  # WORKER_MAX_REF_BYTES
@@ -103,6 +104,7 @@ class Settings:
             installer=_choice(env, "WORKER_INSTALLER", d.installer, ("auto", "uv", "pip")),
             lock_stale_s=_number(env, "WORKER_LOCK_STALE_S", d.lock_stale_s, 5, 86400),
             entry_module=(env.get("WORKER_ENTRY_MODULE") or d.entry_module).strip(),
+            baked_venv=(env.get("WORKER_BAKED_VENV") or "").strip(),
             max_text_chars=int(_number(env, "WORKER_MAX_TEXT_CHARS", d.max_text_chars, 1, 1e6)),
             max_ref_bytes=int(_number(env, "WORKER_MAX_REF_BYTES", d.max_ref_bytes, 1e3, 1e9)),
             max_ref_seconds=_number(env, "WORKER_MAX_REF_SECONDS", d.max_ref_seconds, 1, 60),

@@ -10,6 +10,7 @@ failure twice means the lock or the image is at fault, and a rebuild would only 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from worker.phases import PhaseError
@@ -71,13 +72,15 @@ def imports_error(exc: BaseException, venv: str | None) -> PhaseError:
         return PhaseError("imports", cause, f"the worker's environment is incomplete: {REBUILD}")
     path = Path(venv)
     if mark_import_failed(path, cause):
-        return PhaseError(
-            "imports",
-            cause,
-            "the venv on the volume is damaged and is now marked: the next start rebuilds it "
-            "(restart the worker)",
-            venv=venv,
+        baked = os.environ.get("WORKER_BAKED_VENV", "").strip()
+        remedy = (
+            "the venv in the image is damaged and is now marked: the next start of this "
+            "container uses a venv on the volume (restart the worker); rebuild the image"
+            if baked and Path(baked) == path
+            else "the venv on the volume is damaged and is now marked: the next start rebuilds "
+            "it (restart the worker)"
         )
+        return PhaseError("imports", cause, remedy, venv=venv)
     if not rebuilt_after_failure(path, VolumeFs(path.parent)):
         return PhaseError(
             "imports",

@@ -123,6 +123,55 @@ class Ready:
     pruned: list[str]
 
 
+def check_venv(path: Path, key: str, lock_sha: str, fs: VolumeFs, tools: Tools) -> Verdict:
+    """Whether the venv at `path` is the sealed venv `key` of this lock and still whole: its
+    marker, then its manifest (an import check only for a venv sealed before manifests)."""
+    if not fs.is_dir(path):
+        return Verdict("absent", "absent")
+    try:
+        marker = json.loads(fs.read_text(path / MARKER))
+    except FileNotFoundError:
+        return Verdict("broken", "no marker (install never finished)")
+    except ValueError as exc:
+        return Verdict("broken", f"unreadable marker: {exc}")
+    except OSError as exc:
+        return Verdict("unknown", f"marker cannot be read now: {exc}")
+    problem = marker_problem(marker, key, lock_sha)
+    if problem:
+        return Verdict("broken", problem)
+    if not fs.exists(path / "bin" / "python"):
+        return Verdict("broken", "bin/python missing")
+    try:
+        cause = venvmark.failure_cause(path, fs)
+    except OSError as exc:
+        return Verdict("unknown", f"the venv cannot be read now: {exc}")
+    if cause is not None:
+        return Verdict("broken", f"the worker's imports failed on it: {cause}", True)
+    digest = marker.get("manifest_sha256")
+    if not digest:  # sealed before manifests existed: the import check, as it was
+        return tools.import_check(path)
+    return _manifest_verdict(path, str(digest), fs)
+
+
+def _manifest_verdict(path: Path, digest: str, fs: VolumeFs) -> Verdict:
+    """ok when the venv's files still match the manifest its marker vouches for."""
+    try:
+        text = fs.read_text(path / manifest.MANIFEST)
+    except FileNotFoundError:
+        return Verdict("broken", "manifest missing")
+    except OSError as exc:
+        return Verdict("unknown", f"manifest cannot be read now: {exc}")
+    if hashlib.sha256(text.encode()).hexdigest() != digest:
+        return Verdict("broken", "manifest does not match the marker")
+    try:
+        why = manifest.problem(path, fs, json.loads(text))
+    except ValueError:
+        return Verdict("broken", "manifest is not JSON")
+    except OSError as exc:
+        return Verdict("unknown", f"the venv's files cannot be read now: {exc}")
+    return Verdict("broken", f"manifest check: {why}") if why else Verdict("ok")
+
+
 # ---------------------------------------------------------------- the store
 
 
@@ -148,49 +197,7 @@ class Store:
         return self.venvs / self.key
 
     def check(self, path: Path) -> Verdict:
-        if not self.fs.is_dir(path):
-            return Verdict("absent", "absent")
-        try:
-            marker = json.loads(self.fs.read_text(path / MARKER))
-        except FileNotFoundError:
-            return Verdict("broken", "no marker (install never finished)")
-        except ValueError as exc:
-            return Verdict("broken", f"unreadable marker: {exc}")
-        except OSError as exc:
-            return Verdict("unknown", f"marker cannot be read now: {exc}")
-        problem = marker_problem(marker, self.key, self.lock_sha)
-        if problem:
-            return Verdict("broken", problem)
-        if not self.fs.exists(path / "bin" / "python"):
-            return Verdict("broken", "bin/python missing")
-        try:
-            cause = venvmark.failure_cause(path, self.fs)
-        except OSError as exc:
-            return Verdict("unknown", f"the venv cannot be read now: {exc}")
-        if cause is not None:
-            return Verdict("broken", f"the worker's imports failed on it: {cause}", True)
-        digest = marker.get("manifest_sha256")
-        if not digest:  # sealed before manifests existed: the import check, as it was
-            return self.tools.import_check(path)
-        return self._manifest_verdict(path, str(digest))
-
-    def _manifest_verdict(self, path: Path, digest: str) -> Verdict:
-        """ok when the venv's files still match the manifest its marker vouches for."""
-        try:
-            text = self.fs.read_text(path / manifest.MANIFEST)
-        except FileNotFoundError:
-            return Verdict("broken", "manifest missing")
-        except OSError as exc:
-            return Verdict("unknown", f"manifest cannot be read now: {exc}")
-        if hashlib.sha256(text.encode()).hexdigest() != digest:
-            return Verdict("broken", "manifest does not match the marker")
-        try:
-            why = manifest.problem(path, self.fs, json.loads(text))
-        except ValueError:
-            return Verdict("broken", "manifest is not JSON")
-        except OSError as exc:
-            return Verdict("unknown", f"the venv's files cannot be read now: {exc}")
-        return Verdict("broken", f"manifest check: {why}") if why else Verdict("ok")
+        return check_venv(path, self.key, self.lock_sha, self.fs, self.tools)
 
     def ensure(self, disk_check: Callable[[bool], None]) -> Generator[float, None, Ready]:
         """Find or build this key's venv; yields seconds to wait; returns the leased venv."""

@@ -10,10 +10,12 @@ import typer
 from harness import baselines
 from harness.commands.common import (
     ConfigOpt,
+    EngineOpt,
     RepoOpt,
     SamplesOpt,
     TrustOpt,
     command_config,
+    command_engines,
     handle_errors,
     out,
     progress,
@@ -45,13 +47,15 @@ def register(app: typer.Typer) -> None:
         trust_repo_config: TrustOpt = False,
         samples: SamplesOpt = None,
         force: Annotated[bool, typer.Option("--force", help="re-measure even if stored")] = False,
+        engine: EngineOpt = None,
     ) -> None:
         """Measure REV (or reuse its stored result) and write baselines/NAME.json."""
-        cfg = command_config(config, repo, trust_repo_config)
+        cfg = command_config(config, repo, trust_repo_config, engine)
+        target = command_engines(cfg, engine)[0]
         name = baselines.check_name(name or default_name(cfg))
         with progress() as say:
             result = measure_commit(
-                Repo(repo), rev, cfg, samples=samples, force=force, progress=say
+                Repo(repo), rev, cfg, samples=samples, force=force, progress=say, engine=target
             )
         device = None
         if cfg.run.gpus is not None:

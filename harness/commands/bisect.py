@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,13 @@ from rich.console import Console
 
 from harness.bisect import run_bisect
 from harness.bisect_report import print_table, write_reports
-from harness.commands.common import ConfigOpt, TrustOpt, command_config, stoppable
+from harness.commands.common import (
+    ConfigOpt,
+    TrustOpt,
+    command_config,
+    command_engines,
+    stoppable,
+)
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.judgement import ALL_CHECKS, CHECKS, CMD, Options
@@ -70,6 +77,14 @@ def bisect_command(
     check_cmd_timeout: Annotated[
         float, typer.Option(help="cmd: seconds before the command is killed (counts as bad)")
     ] = 600.0,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="probe on the engine of this name only (harness.toml's engines list; default: "
+            "every configured engine; none configured: the local engine)",
+        ),
+    ] = None,
 ) -> None:
     """Bisect GOOD..BAD; exit 0 with a culprit, 20 no regression, 21 undecided, 22 good end bad."""
     checks = parse_checks(check or (CMD if check_cmd else "all"), check_cmd)
@@ -91,7 +106,8 @@ def bisect_command(
     try:
         with stoppable():  # Ctrl-C / SIGTERM: containers removed, exit 130 / 143
             r = Repo(repo)
-            cfg = command_config(config, repo, trust_repo_config)
+            cfg = command_config(config, repo, trust_repo_config, engine)
+            options = replace(options, engines=tuple(command_engines(cfg, engine)))
             run = run_bisect(r, good, bad, cfg, checks=checks, options=options, progress=err.print)
             paths = write_reports(run, cfg.path(cfg.measure.results_dir))
     except HarnessError as exc:

@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from harness.config import Config, load_config
 from harness.container import remove_session_containers
-from harness.dockercli import engine
+from harness.engines import Engine, engines_from_config, select
 from harness.errors import HarnessError
 from harness.formats import FORMATS
 from harness.gpus import require_gpu_runtime
@@ -38,6 +38,14 @@ TrustOpt = Annotated[
     typer.Option(
         "--trust-repo-config",
         help="use the harness.toml inside --repo (it can act on this host: docs/harness.md)",
+    ),
+]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="run on the engine of this name in harness.toml's engines list (default: the "
+        "first; none configured: the local engine)",
     ),
 ]
 CONFIG_FILE = "harness.toml"
@@ -68,7 +76,15 @@ def output_format(fmt: str | None, **aliases: bool) -> str | None:
     return chosen.pop() if chosen else None
 
 
-def command_config(config: Path | None, repo: Path, trust_repo_config: bool = False) -> Config:
+def command_engines(cfg: Config, name: str | None) -> list[Engine]:
+    """The engines a command runs on: `--engine NAME` (an unknown name: HarnessError(config)
+    listing the configured ones), else every configured engine (none configured: the local)."""
+    return select(engines_from_config(cfg), name)
+
+
+def command_config(
+    config: Path | None, repo: Path, trust_repo_config: bool = False, engine: str | None = None
+) -> Config:
     """The config of every command: `--config`, else (with `--trust-repo-config`) the
     harness.toml of the repository under test, else ./harness.toml, else the defaults.
 
@@ -87,8 +103,10 @@ def command_config(config: Path | None, repo: Path, trust_repo_config: bool = Fa
             )
         config = own
     cfg = load_config(config)
+    chosen = command_engines(cfg, engine)  # an unknown --engine fails before anything runs
     if cfg.run.gpus is not None:  # before any build: an engine that cannot give GPUs refuses
-        require_gpu_runtime(cfg.run.gpus, engine().info())
+        for target in chosen:
+            require_gpu_runtime(cfg.run.gpus, target.client().info())
     used = Path(config).resolve() if config is not None else Path.cwd().resolve() / CONFIG_FILE
     if own.is_file() and own != used:
         err.print(

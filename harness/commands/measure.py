@@ -10,11 +10,13 @@ import typer
 from harness.coldstart import cold_line
 from harness.commands.common import (
     ConfigOpt,
+    EngineOpt,
     FormatOpt,
     RepoOpt,
     SamplesOpt,
     TrustOpt,
     command_config,
+    command_engines,
     handle_errors,
     out,
     output_format,
@@ -58,21 +60,30 @@ def register(app: typer.Typer) -> None:
                 "install time apart), recorded as cold_start; gated by limits.cold_ready_hard_s",
             ),
         ] = False,
+        engine: EngineOpt = None,
     ) -> None:
         """Measure REV: image size and layers, start-up, first and warm /runsync latency."""
         chosen = output_format(fmt, json=as_json)
-        cfg = command_config(config, repo, trust_repo_config)
+        cfg = command_config(config, repo, trust_repo_config, engine)
+        target = command_engines(cfg, engine)[0]
         r = Repo(repo)
         if soak:
             with progress() as say:
-                _, rec, path = soak_commit(r, rev, cfg, soak, progress=say)
+                _, rec, path = soak_commit(r, rev, cfg, soak, progress=say, engine=target)
             out.print(render_table(rec["summary"]))
             out.print(f"record {path}, chart {path.with_suffix('.png')}")
             return
         try:
             with progress() as say:
                 result = measure_commit(
-                    r, rev, cfg, samples=samples, force=force, progress=say, cold_volume=cold_volume
+                    r,
+                    rev,
+                    cfg,
+                    samples=samples,
+                    force=force,
+                    progress=say,
+                    cold_volume=cold_volume,
+                    engine=target,
                 )
         except HarnessError as exc:
             if chosen is not None and exc.partial is not None:

@@ -13,14 +13,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.classify import bound, compare_ends, levels, log_ratio, verdict, weighed
-from harness.latency_bisect import END_BATCHES, MIN_SAMPLES, REFERENCE_WINDOW, TOP_UP_EVERY
+from harness.classify import bound, compare_ends, evidence, verdict, weighed
+from harness.latency_bisect import (
+    END_BATCHES,
+    MIN_SAMPLES,
+    REFERENCE_WINDOW,
+    TOP_UP_EVERY,
+    VISIT_SAMPLES,
+    visit_budget,
+)
 from harness.noisysearch import NoisySearch
 from harness.search import Search, Verdict
 from harness.stats import compare_samples
 from harness.timing import decide, median, next_batch
 
 BASE_S = 0.2
+BURST_REQUESTS, BURST_FACTOR = 8, 2.0
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,9 @@ def sprt(
     shift: float,
     *,
     ends: int = 16,
-    budget: int = 24,
+    budget: int = VISIT_SAMPLES,
     error: float = 0.01,
-    min_samples: int = 3,
+    min_samples: int = MIN_SAMPLES,
 ) -> tuple[Verdict, int, float]:
     """The new rule: classify between the two ends (pooled, topped up as harness.latency_bisect
     does); stop at Wald's bound or the budget. Returns verdict, samples and the LLR."""
@@ -75,12 +83,12 @@ def sprt(
     llr = 0.0
     for k in range(budget):
         cand += draw(rng, level, sigma, 1)
-        if k % TOP_UP_EVERY == 1:
+        if (k + 1) % TOP_UP_EVERY == 0:
             end = (k // TOP_UP_EVERY) % 2
             (good if end == 0 else bad).extend(draw(rng, 1.0 + shift * end, sigma, 1))
         if len(cand) < min_samples:
             continue
-        llr = log_ratio(levels(good, bad), cand)
+        llr = evidence(good, bad, cand, REFERENCE_WINDOW)
         got = verdict(llr, error)
         if got is not None:
             return got, len(cand), llr
@@ -147,20 +155,31 @@ def bisect_noisy(
     *,
     error: float = 0.01,
     confidence: float = 0.95,
-    budget: int = 24,
+    max_samples: int = 24,
+    visit_samples: int = VISIT_SAMPLES,
     batch: int = 6,
     drift: float = 0.0,
+    bursts: float = 0.0,
 ) -> Bisected:
     """The new latency bisect (harness.latency_bisect) without Docker: warm ends compared first,
     then visits chosen by harness.noisysearch, each an SPRT with the ends topped up as it goes.
-    `drift`: the machine slows by this fraction per 100 requests (other load arriving)."""
+    `drift`: the machine slows by this fraction per 100 requests (other load arriving).
+    `bursts`: the chance, per request, that a burst of other work starts: for the next
+    BURST_REQUESTS requests (candidate's and ends' alike) the machine is BURST_FACTOR slower,
+    as the noisy zoo saw on the shared machine (a visit's first requests at 500-600 ms against
+    ends at 250-300)."""
     taken = [0]
+    burst_left = [0]
 
     def draw(rng: np.random.Generator, level: float, sigma: float, n: int) -> list[float]:
         out = []
         for _ in range(n):
             taken[0] += 1
-            out += draw_at(rng, level * (1 + drift * taken[0] / 100), sigma, 1)
+            if burst_left[0] == 0 and bursts and rng.random() < bursts:
+                burst_left[0] = BURST_REQUESTS
+            slow = BURST_FACTOR if burst_left[0] else 1.0
+            burst_left[0] = max(burst_left[0] - 1, 0)
+            out += draw_at(rng, slow * level * (1 + drift * taken[0] / 100), sigma, 1)
         return out
 
     good: list[float] = []
@@ -179,7 +198,7 @@ def bisect_noisy(
         level = 1 + shift if i >= culprit else 1.0
         cand: list[float] = []
         llr = 0.0
-        for _ in range(budget * (search.visits.get(i, 0) + 1)):
+        for _ in range(visit_budget(max_samples, search.visits.get(i, 0) + 1, visit_samples)):
             cand += draw(rng, level, sigma, 1)
             samples += 1
             if len(cand) % TOP_UP_EVERY == 0:
@@ -190,7 +209,7 @@ def bisect_noisy(
                 turn += 1
                 samples += 1
             if len(cand) >= MIN_SAMPLES:
-                llr = log_ratio(levels(good[-REFERENCE_WINDOW:], bad[-REFERENCE_WINDOW:]), cand)
+                llr = evidence(good, bad, cand, REFERENCE_WINDOW)
                 if abs(llr) >= bound(error):
                     break
         search.record(i, weighed(llr, error))
@@ -198,16 +217,40 @@ def bisect_noisy(
     return Bisected(named, search.total_visits, samples)
 
 
+# A cost model for wall time, from the noisy zoo's runs on this 2-core machine (docs/bisect.md):
+# a visit (build, container start, warm-up) about 3 s, a sample about 0.27 s at sigma 0.35.
+VISIT_S, SAMPLE_S = 3.0, 0.27
+
+
 def bisect_rates(
-    rule: str, sigma: float, shift: float, runs: int, seed: int, n: int = 32, drift: float = 0.0
+    rule: str,
+    sigma: float,
+    shift: float,
+    runs: int,
+    seed: int,
+    n: int = 32,
+    drift: float = 0.0,
+    visit_samples: int = VISIT_SAMPLES,
+    bursts: float = 0.0,
 ) -> dict[str, float]:
-    """right / wrong / not found counts and mean visits and samples over `runs` histories."""
+    """right / wrong / not found counts, mean visits and samples, and the median modelled wall
+    time (VISIT_S a visit + SAMPLE_S a sample) over `runs` histories."""
     rng = np.random.default_rng(seed)
     out = {"right": 0, "wrong": 0, "not_found": 0, "visits": 0.0, "samples": 0.0}
+    walls = []
     for _ in range(runs):
         culprit = int(rng.integers(1, n))
         got = (
-            bisect_noisy(rng, n, culprit, sigma, shift, drift=drift)
+            bisect_noisy(
+                rng,
+                n,
+                culprit,
+                sigma,
+                shift,
+                drift=drift,
+                visit_samples=visit_samples,
+                bursts=bursts,
+            )
             if rule == "noisy"
             else bisect_today(rng, n, culprit, sigma, shift)
         )
@@ -215,6 +258,8 @@ def bisect_rates(
         out[key] += 1
         out["visits"] += got.visits / runs
         out["samples"] += got.samples / runs
+        walls.append(got.visits * VISIT_S + got.samples * SAMPLE_S)
+    out["model_wall_s"] = float(np.median(walls))
     return out
 
 
@@ -222,23 +267,47 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=400)
     ap.add_argument("--bisects", type=int, default=40)
+    ap.add_argument("--sigma", type=float, nargs="*", default=[0.15, 0.35, 0.5])
+    ap.add_argument("--shift", type=float, nargs="*", default=[0.2, 0.3, 0.5])
+    ap.add_argument("--drift", type=float, default=0.0, help="slower by this per 100 requests")
+    ap.add_argument("--bursts", type=float, default=0.0, help="burst chance per request")
+    ap.add_argument(
+        "--visit-samples", type=int, default=VISIT_SAMPLES, help="a first visit's sample budget"
+    )
+    ap.add_argument("--bisects-only", action="store_true", help="skip the one-probe table")
+    ap.add_argument("--rules", nargs="*", choices=("today", "noisy"), default=["today", "noisy"])
     args = ap.parse_args()
-    print("| sigma | shift | rule | right | wrong | not found | mean visits | mean samples |")
-    print("|---|---|---|---|---|---|---|---|")
-    for sigma in (0.15, 0.35, 0.5):
-        for shift in (0.2, 0.3, 0.5):
-            for rule in ("today", "noisy"):
-                b = bisect_rates(rule, sigma, shift, args.bisects, seed=11)
+    print(
+        "| sigma | shift | rule | right | wrong | not found | mean visits | mean samples | "
+        "median model wall s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for sigma in args.sigma:
+        for shift in args.shift:
+            for rule in args.rules:
+                b = bisect_rates(
+                    rule,
+                    sigma,
+                    shift,
+                    args.bisects,
+                    seed=11,
+                    drift=args.drift,
+                    visit_samples=args.visit_samples,
+                    bursts=args.bursts,
+                )
                 print(
                     f"| {sigma} | +{shift:.0%} | {rule} | {b['right']} | {b['wrong']} | "
-                    f"{b['not_found']} | {b['visits']:.1f} | {b['samples']:.0f} |",
+                    f"{b['not_found']} | {b['visits']:.1f} | {b['samples']:.0f} | "
+                    f"{b['model_wall_s']:.0f} |",
                     flush=True,
                 )
+    if args.bisects_only:
+        return
     print()
     print("| sigma | shift | truth | rule | wrong | undecided | mean samples |")
     print("|---|---|---|---|---|---|---|")
-    for sigma in (0.15, 0.35, 0.5):
-        for shift in (0.2, 0.3, 0.5):
+    for sigma in args.sigma:
+        for shift in args.shift:
             for like_bad in (False, True):
                 for rule in ("today", "sprt"):
                     r = rates(rule, sigma, shift, like_bad, args.trials, seed=7)

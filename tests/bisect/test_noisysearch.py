@@ -132,3 +132,29 @@ def test_rejects_bad_input() -> None:
             s.record(bad, 1.0)
     with pytest.raises(ValueError):
         s.record(3, math.nan)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    history(max_n=60),
+    st.lists(st.floats(min_value=-2 * CAP, max_value=2 * CAP), max_size=12),
+    st.floats(min_value=-2 * CAP, max_value=2 * CAP),
+)
+def test_the_probe_after_a_visit_is_foretold_without_changing_the_search(
+    hist: tuple[int, int], llrs: list[float], llr: float
+) -> None:
+    """`after` (what the driver builds ahead while a visit samples) is the probe that the
+    search then picks, and asking it records nothing."""
+    n, _ = hist
+    s = NoisySearch(n, cap=CAP)
+    for x in llrs:
+        if (i := s.next_probe()) is None:
+            return
+        s.record(i, x)
+    if (i := s.next_probe()) is None:
+        return
+    before = (dict(s.evidence), dict(s.visits), len(s.path))
+    foretold = s.after(i, llr)
+    assert (dict(s.evidence), dict(s.visits), len(s.path)) == before
+    s.record(i, llr)
+    assert s.next_probe() == foretold

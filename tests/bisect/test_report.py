@@ -105,14 +105,14 @@ def test_json_report_keys_and_values() -> None:
     data = to_json(run)
     assert set(data) == {
         "repo", "good", "bad", "range", "verdict", "exit_code", "checks", "culprits",
-        "last_good", "steps", "built", "measured", "wall_s", "options",
+        "last_good", "steps", "built", "measured", "wall_s", "options", "engines",
     }  # fmt: skip
     assert data["verdict"] == "found" and data["exit_code"] == EXIT_FOUND == 0
     assert data["range"] == {"commits": 9, "first_parent": COMMITS}
     assert set(data["checks"]) == {"size", "latency", "build"}
     assert set(data["checks"]["size"]) == {
         "status", "message", "first_bad", "last_good", "candidates", "probes", "probe_bound",
-        "confirmation", "search",
+        "confirmation", "search", "rounds", "round_bound",
     }  # fmt: skip
     assert data["checks"]["size"]["probes"] == 5 and data["checks"]["build"]["first_bad"] is None
     assert data["checks"]["latency"]["confirmation"]["check"] == "latency-confirm"
@@ -159,9 +159,35 @@ def test_markdown_report() -> None:
     assert "- files changed: `Dockerfile`, `worker/x.py`" in md
     assert "- confirmed against the parent: warm median 200 ms vs 100 ms" in md
     assert md.count("\n| size | ") == 5 + 1  # five steps and the summary row
-    assert "| build | no_regression | 2 (<= 5) | - |" in md
+    assert "| build | no_regression | 2 (<= 5) | 0 (<= 0) | - |" in md
     assert md.rstrip().endswith("![metric over the probed commits](chart.png)")
     assert "![" not in to_markdown(run)
+
+
+def test_engines_rounds_and_lost_probes_are_reported() -> None:
+    size = size_result()
+    size.rounds, size.round_bound = 3, 4
+    for p in size.probes:
+        p.figures["engine"] = "second" if p.position == 4 else "local"
+    run = a_run(size)
+    run.engines = {
+        "used": ["local", "second"],
+        "timed": "local",
+        "width": {"size": 2},
+        "dropped": {"second": "connection refused"},
+        "lost": [
+            {"check": "size", "position": 3, "sha": COMMITS[3], "engine": "second", "why": "gone"}
+        ],
+    }
+    data = to_json(run)
+    assert data["engines"]["used"] == ["local", "second"] and data["engines"]["lost"][0]["engine"]
+    assert (data["checks"]["size"]["rounds"], data["checks"]["size"]["round_bound"]) == (3, 4)
+    assert {s["position"]: s["figures"]["engine"] for s in data["steps"]}[4] == "second"
+    md = to_markdown(run)
+    assert "- engines: local, second (timed checks on local); dropped: second (connection" in md
+    assert f"[size] #3 `{COMMITS[3][:12]}` on second: gone" in md
+    assert "| size | found | 5 (<= 5) | 3 (<= 4) |" in md
+    assert f"| size | 4 | `{COMMITS[4][:12]}` | bad | size #4 | yes | second |" in md
 
 
 def test_reports_on_disk_and_the_chart_is_a_readable_png(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -263,3 +264,34 @@ def test_a_startup_bad_from_one_attempt_is_judged_again(tmp_path: Path) -> None:
     good = replace(once, verdict=Verdict.GOOD, reason="ready in 3 s", figures={"retried": None})
     cache.put(good, {})
     assert cache.get("startup", SHA, REF, {}).verdict == Verdict.GOOD
+
+
+def test_puts_from_many_threads_leave_whole_records(tmp_path: Path) -> None:
+    """The parallel bisect stores verdicts from several engines' probes at once: every record
+    read back is one whole judgement that some thread wrote, and no temp file is left."""
+    cache = VerdictCache(tmp_path, "fp")
+    keys = [("size", f"{i:x}" * 40) for i in range(3)]
+    heads = {f"thread {t} put {n} " for t in range(8) for n in range(40)}
+
+    errors: list[BaseException] = []
+
+    def writer(thread: int) -> None:
+        for n in range(40):
+            check, sha = keys[(thread + n) % len(keys)]
+            reason = f"thread {thread} put {n} " + "x" * 4000  # big enough to interleave writes
+            try:
+                cache.put(judgement(check=check, sha=sha, reason=reason), {})
+            except Exception as exc:  # a thread's failure must fail the test
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for check, sha in keys:
+        got = cache.get(check, sha, REF, {})
+        assert got is not None and got.sha == sha
+        assert got.reason[: got.reason.index("x")] in heads
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]

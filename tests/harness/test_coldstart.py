@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.coldstart import cold_config, install_seconds, venv_seconds
+from harness.coldstart import cold_config, cold_line, install_seconds, venv_seconds
 from harness.config import parse_config
 from harness.errors import HarnessError
 from harness.results import ColdStartRecord, Result
@@ -97,3 +97,11 @@ def test_record_round_trips_with_and_without_a_cold_start() -> None:
     r = _with_cold(rec("a"), 50.0)
     assert Result.from_json(r.to_json()).cold_start == r.cold_start
     assert Result.from_json(rec("b").to_json()).cold_start is None
+
+
+def test_cold_line_of_a_start_that_installed_nothing_says_so() -> None:
+    """A baked image (Dockerfile.baked) starts on an empty volume without an install."""
+    line = cold_line(ColdStartRecord(ok=True, ready_s=12.25, install_s=None, venv_s=0.1))
+    assert "nothing installed" in line and "?" not in line
+    line = cold_line(ColdStartRecord(ok=True, ready_s=80.0, install_s=70.5, venv_s=72.0))
+    assert "the install 70.5 s" in line
