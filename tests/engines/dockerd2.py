@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import json
 import os
 import shutil
@@ -30,6 +31,8 @@ import docker
 from docker.errors import DockerException
 
 from harness.engines import Engine
+
+_INSTANCES = itertools.count()  # a bridge name per instance: a session may run two
 
 # Candidate /24s for the bridge; the first one no interface of this machine uses is taken.
 SUBNETS = [f"10.{a}.{b}.0/24" for a in (213, 214) for b in range(7, 250, 17)]
@@ -79,7 +82,7 @@ class SecondDockerd:
         self.name = name
         self.root = Path(tempfile.mkdtemp(prefix="hd2-", dir="/tmp"))
         self.socket = self.root / "docker.sock"
-        self.bridge = f"hd2b{os.getpid() % 100000}"
+        self.bridge = f"hd2b{os.getpid() % 100000}{next(_INSTANCES)}"  # <= 15 characters
         self.subnet: ipaddress.IPv4Network | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.root / "dockerd.log"
