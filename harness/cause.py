@@ -2,7 +2,8 @@
 
 In order of preference:
 1. the exception line of the last Python traceback (`PermissionError: [Errno 13] ...`), even
-   when lines follow it (a worker that printed a traceback, then a JSON blob, then exited 0);
+   when lines follow it or the other stream's lines land inside it (a worker that printed a
+   traceback on stderr, then a JSON blob on stdout, then exited 0);
 2. else the last line holding a recognisable error word (`SyntaxError: ...` without a traceback
    header, `ERROR: failed to solve: ...`, `Permission denied`, `No such file`);
 3. else the worker's failing phase line (a JSON phase line with `"status": "fail"`, see
@@ -33,6 +34,12 @@ _ERROR_WORD = re.compile(
     r"|out of memory|\babort(?:ed)?\b",
     re.IGNORECASE,
 )
+_DOTTED = r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*"
+# `PermissionError: [Errno 13] ...`, `torch.cuda.OutOfMemoryError: ...`, `KeyboardInterrupt`
+_EXCEPTION_CLASS = re.compile(
+    rf"^{_DOTTED}(?:Error|Exception|Exit|Interrupt|Warning|Iteration|Failure|Fault)(?::.*)?$"
+)
+_EXCEPTION_LINE = re.compile(rf"^{_DOTTED}:(?:\s.*)?$")  # any other `Name: message`
 # "no errors", "error: 0", "errors=0", "0 errors": lines that mention the word to say all is well
 _NO_ERROR = re.compile(r"\bno errors?\b|\berrors?[:=]\s*0\b|\b0 errors?\b", re.IGNORECASE)
 
@@ -64,17 +71,25 @@ def _short(line: str) -> str:
 def exception_line(lines: list[str]) -> str | None:
     """The exception line of the last traceback in `lines` (already cleaned), or None.
 
-    The exception line is the first non-blank, non-indented line after the traceback header
-    (frames and source lines are indented). A header with nothing after it gives None.
+    The exception line is the first line after the traceback header that reads like one
+    (`SomeError: message`, a bare `KeyboardInterrupt`, else any `Name: message`); frames and
+    source lines are indented. Lines of the other stream in between are passed over: the engine
+    copies stdout and stderr apart, so a JSON blob printed after the traceback can land inside
+    it (`{` between the header and the frames).
+    A header with no such line before the next header gives None.
     """
     starts = [i for i, line in enumerate(lines) if line.strip().endswith(TRACEBACK)]
     for start in reversed(starts):
+        body: list[str] = []
         for line in lines[start + 1 :]:
-            if not line.strip() or line[:1].isspace():
-                continue
             if line.strip().endswith(TRACEBACK):
                 break  # a second header before any exception line: a cut traceback
-            return line
+            if line.strip() and not line[:1].isspace():
+                body.append(line)
+        for shape in (_EXCEPTION_CLASS, _EXCEPTION_LINE):
+            found = next((line for line in body if shape.match(line.strip())), None)
+            if found is not None:
+                return found
     return None
 
 

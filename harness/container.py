@@ -153,25 +153,9 @@ class RunningWorker:
             time.sleep(0.1)
         else:
             self.timed_out = True
-        if self.exit_code is not None:
-            self._settle_logs()
         live.poll(force=True)  # the lines of the last moments (a failure's cause, the ready line)
         self.refresh_logs()
         return self.ready
-
-    def _settle_logs(self, limit_s: float = 3.0, every_s: float = 0.2) -> None:
-        """Wait (bounded) until an exited container's log stops growing: the engine copies
-        stdout and stderr separately, and a log read at the exit once held the first line of
-        the JSON on stdout but not yet the traceback on stderr before it."""
-        with contextlib.suppress(Exception):
-            end = time.monotonic() + limit_s
-            size = len(self.container.logs(stdout=True, stderr=True))
-            while time.monotonic() < end:
-                time.sleep(every_s)
-                now = len(self.container.logs(stdout=True, stderr=True))
-                if now == size:
-                    return
-                size = now
 
     def request(self, payload: dict[str, Any]) -> RequestSample:
         """One timed POST /runsync; ok only when the job status is COMPLETED."""

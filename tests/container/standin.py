@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import zipfile
 from pathlib import Path
 
@@ -68,3 +69,16 @@ def write_entry(folder: Path) -> Path:
     path = folder / f"{ENTRY_MODULE}.py"
     path.write_text(ENTRY_SOURCE)
     return path
+
+
+def break_imports_same_size(init: Path) -> None:
+    """Make `init` fail to import (`import nosuch_x`) without changing its size, so the
+    manifest cannot see it and only the worker's import phase can.
+
+    The mtime moves 2 s on: a .pyc is trusted while the source's size and whole-second mtime
+    match, and a write in the second of the install would run the old code (CI saw exit 0
+    where 14 was due)."""
+    size = init.stat().st_size
+    later = init.stat().st_mtime_ns + 2_000_000_000
+    init.write_text("import nosuch_x\n".ljust(size, "#")[:size])
+    os.utime(init, ns=(later, later))

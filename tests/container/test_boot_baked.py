@@ -105,9 +105,7 @@ def test_a_baked_venv_that_does_not_check_out_falls_back_to_the_volume(
 def test_imports_failing_on_the_baked_venv_exit_14_then_the_volume_takes_over(env: Env) -> None:
     """A same-size edit the manifest cannot see: the worker's imports are the real check; the
     mark it leaves makes the next start of that container use the volume, not loop."""
-    init = _site(env.root / "baked") / standin.PKG / "__init__.py"
-    size = init.stat().st_size
-    init.write_text("import nosuch_x\n".ljust(size, "#")[:size])
+    standin.break_imports_same_size(_site(env.root / "baked") / standin.PKG / "__init__.py")
     first = _boot(env)
     assert first.rc == 14 and first.last["phase"] == "imports", first.stdout
     assert "venv in the image is damaged" in first.last["remedy"], first.last

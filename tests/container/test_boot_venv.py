@@ -151,10 +151,7 @@ def test_reused_venv_is_not_imported_by_boot(env: Env) -> None:
     for the worker's import phase to find (exit 14), not for a boot import check."""
     _ready(env.run())
     (venv,) = env.venv_dirs()
-    init = _site(venv) / standin.PKG / "__init__.py"
-    broken = "import nosuch_x\n"
-    assert len(broken) == init.stat().st_size
-    init.write_text(broken)
+    standin.break_imports_same_size(_site(venv) / standin.PKG / "__init__.py")
     res = env.run()
     assert res.rc == 14, res.stdout + res.stderr
     ok = next(r for r in res.records if r["phase"] == "venv" and r["status"] == "ok")
@@ -169,8 +166,7 @@ def test_import_failure_rebuilds_once_then_stops(env: Env) -> None:
     (venv,) = env.venv_dirs()
 
     def break_it() -> None:
-        init = _site(venv) / standin.PKG / "__init__.py"
-        init.write_text("import nosuch_x\n")  # same size: the manifest cannot see it
+        standin.break_imports_same_size(_site(venv) / standin.PKG / "__init__.py")
 
     break_it()
     assert env.run().rc == 14

@@ -44,6 +44,26 @@ def test_the_exception_line_of_a_traceback_wins_over_what_follows(
     assert telling_line(log(before, traceback(frame_list, exception), after)) == exception
 
 
+@given(frames, exc_name, message, st.lists(noise_line, min_size=1, max_size=6), st.data())
+def test_the_other_streams_lines_inside_a_traceback_do_not_hide_it(
+    frame_list, name, text, other, data
+) -> None:
+    """stdout and stderr are copied apart: a JSON blob's `{` can land between the header and
+    the frames (seen: `(log: {)` for a worker that printed a traceback, then JSON, then exit 0)."""
+    exception = f"{name}: {text}"
+    lines = traceback(frame_list, exception)
+    for line in other:  # each somewhere after the header
+        lines.insert(data.draw(st.integers(1, len(lines))), line)
+    assert telling_line(log(lines, ["}"])) == exception
+
+
+def test_a_json_blob_interleaved_with_a_traceback() -> None:
+    exception = "PermissionError: [Errno 13] Permission denied: '/runpod-volume/f5tts'"
+    frame = '  File "/app/handler.py", line 3, in <module>'
+    lines = [TRACEBACK, "{", frame, ' "ok": false,', exception, "}"]
+    assert telling_line(log(lines)) == exception
+
+
 @given(frames, frames, message, message, quiet_lines, st.booleans())
 def test_the_last_traceback_counts_and_buildkit_prefixes_are_dropped(
     first, second, a, b, between, buildkit

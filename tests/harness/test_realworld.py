@@ -67,11 +67,6 @@ def test_appuser_and_a_root_owned_volume_fail_the_first_request_with_its_line(hi
     assert doc["latency"]["cause"].startswith(PERMISSION)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="in the full suite the stored log tail ends at the JSON's first line, '{', without the "
-    "traceback (passes alone); open, see the closing note of stop 19",
-)
 def test_a_traceback_then_exit_0_is_told_by_its_exception_line(hist) -> None:
     r = cli(hist, "base", "measure", hist.shas["exit0"])
     assert r.exit_code == EXIT_CODES["never_ready"], r.output
