@@ -20,6 +20,7 @@ from worker import pipfail, uvrun
 from worker.buildlock import BuildLock, Heartbeat
 from worker.installwatch import INTERVAL_S, Ticker
 from worker.phases import PhaseError, emit
+from worker.sweep import MARKER
 from worker.venvs import InstallFailed, Verdict
 
 IMPORT_CHECK_S = 300.0
@@ -27,9 +28,21 @@ _CHECK_CODE = "import importlib,sys\nfor m in sys.argv[1:]: importlib.import_mod
 _BROKEN_LAUNCH = (2, 8, 13)  # ENOENT, ENOEXEC, EACCES: the venv's python cannot run at all
 
 
-def import_check(python: Path, modules: Sequence[str], timeout: float = IMPORT_CHECK_S) -> Verdict:
+def import_check(
+    python: Path,
+    modules: Sequence[str],
+    timeout: float = IMPORT_CHECK_S,
+    write_bytecode: bool = False,
+) -> Verdict:
     """ok when every module imports in the venv; broken when one fails; unknown when the check
-    could not finish (a timeout on a slow volume says nothing about the venv)."""
+    could not finish (a timeout on a slow volume says nothing about the venv).
+
+    `write_bytecode` (a venv not sealed yet): the modules it imports leave their .pyc files, so
+    the worker, which runs with PYTHONDONTWRITEBYTECODE, does not compile them again at every
+    start (uv, unlike pip, compiles nothing at install)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if write_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         res = subprocess.run(
             [str(python), "-c", _CHECK_CODE, *modules],
@@ -37,7 +50,7 @@ def import_check(python: Path, modules: Sequence[str], timeout: float = IMPORT_C
             text=True,
             timeout=timeout,
             cwd="/",
-            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return Verdict("unknown", f"import check timed out after {timeout:.0f} s")
@@ -187,7 +200,9 @@ class PipTools:
         return False, f"uv failed (exit {rc}): {tail[-1] if tail else ''}"[:300]
 
     def import_check(self, venv: Path) -> Verdict:
-        return import_check(venv / "bin" / "python", self.modules)
+        """A sealed venv is only read; one being built keeps the bytecode its check compiles."""
+        unsealed = not (venv / MARKER).exists()
+        return import_check(venv / "bin" / "python", self.modules, write_bytecode=unsealed)
 
     def freeze_digest(self, venv: Path) -> str:
         freeze = subprocess.run(

@@ -42,7 +42,8 @@ from worker.phases import PhaseError, emit
 from worker.sweep import MARKER, Sweeper
 from worker.volfs import VolumeFs, is_enospc
 
-DEFAULT_IMPORT_CHECK = ("torch", "f5_tts", "runpod")
+# what the worker imports (worker/__main__.py): checked, and compiled to bytecode, before the seal
+DEFAULT_IMPORT_CHECK = ("torch", "f5_tts.infer.utils_infer", "runpod")
 # The lock names the modules of the import check: `# import-check: a, b` (or the older `# probe:`).
 IMPORT_CHECK_RE = re.compile(r"^#\s*(?:import-check|probe):\s*(.+)$", re.MULTILINE)
 MAX_FENCED = 3  # builds lost to a takeover before a start gives up

@@ -72,6 +72,7 @@ def test_the_install_step_gets_the_ca_as_a_secret_and_uses_uv_as_boot_does() -> 
     assert SECRET.search(install[0]) and "PIP_CERT=/run/secrets/ca" in install[0]
     assert f"uv=={UV_VERSION}" in install[0]  # the version boot installs (worker/uvrun.py)
     assert "--no-deps" in install[0] and "-r /app/worker/requirements/f5tts.lock" in install[0]
+    assert "--compile-bytecode" in install[0]  # PYTHONDONTWRITEBYTECODE: no .pyc made later
 
 
 def test_the_heavy_layer_depends_on_the_lock_files_alone() -> None:

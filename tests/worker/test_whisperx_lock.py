@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from worker.venvs import import_check_modules
+from worker.venvs import DEFAULT_IMPORT_CHECK, import_check_modules
 
 REQ = Path(__file__).resolve().parents[2] / "worker" / "requirements"
 SAME = ("torch", "torchaudio", "f5-tts", "runpod", "triton")
@@ -32,5 +32,6 @@ def test_whisperx_lock_keeps_the_stack_and_moves_only_what_it_says():
 
 
 def test_whisperx_lock_import_check_includes_whisperx():
+    """What the default checks (the worker's imports, compiled before the seal), and whisperx."""
     modules = import_check_modules((REQ / "whisperx.lock").read_text())
-    assert set(modules) >= {"torch", "f5_tts", "runpod", "whisperx"}
+    assert set(modules) == {*DEFAULT_IMPORT_CHECK, "whisperx"}
