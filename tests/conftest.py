@@ -1,14 +1,17 @@
-"""Suite-wide rule: where a Docker engine is required (CI sets HARNESS_TESTS_REQUIRE_DOCKER=1), a
-missing or silent engine fails the run at collection instead of letting the Docker tests skip and
-the run pass."""
+"""Suite-wide: the second-engine fixture (`dockerd2`), and the rule that where a Docker engine is
+required (CI sets HARNESS_TESTS_REQUIRE_DOCKER=1), a missing or silent engine fails the run at
+collection instead of letting the Docker tests skip and the run pass."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import docker
 import pytest
 from docker.errors import DockerException
+
+from tests.engines.dockerd2 import SecondDockerd, why_not
 
 REQUIRE_DOCKER = "HARNESS_TESTS_REQUIRE_DOCKER"
 
@@ -37,3 +40,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"{REQUIRE_DOCKER}=1 and the Docker engine does not answer ({problem}): "
             "start it with scripts/setup-docker.sh"
         )
+
+
+@pytest.fixture(scope="session")
+def dockerd2() -> Iterator[SecondDockerd]:
+    """A second dockerd (its own socket, data root, exec root, bridge), started once per session
+    (the engine tests and the pool bisect share it) and torn down at the end; skips when it
+    cannot run here (not root, dockerd missing).
+
+    `dockerd2.engine` is its harness Engine ("second"), `dockerd2.endpoint` its unix:// URL,
+    `dockerd2.load_from_local(tag, ...)` copies images from the first engine,
+    `dockerd2.kill()` kills it mid-run (it stops answering), `dockerd2.restart()` brings it
+    back on the same data root (a test that kills it should restart it for the tests after)."""
+    reason = why_not()
+    if reason is not None:
+        pytest.skip(f"second dockerd: {reason}")
+    engine = SecondDockerd()
+    engine.start()
+    try:
+        yield engine
+    finally:
+        engine.stop()

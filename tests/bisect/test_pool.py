@@ -20,7 +20,6 @@ from harness.engines import LOCAL
 from harness.gitrepo import Repo
 from harness.judgement import Options
 from harness.ksection import round_bound
-from tests.engines.conftest import dockerd2  # noqa: F401 - the session's second engine
 from tests.engines.dockerd2 import SecondDockerd, why_not
 from tests.synthetic import RUNPOD_BASE, harness_config, remove_images
 from tests.zoo import Zoo, make_zoo
@@ -55,7 +54,7 @@ def _found(run: BisectRun) -> dict[str, tuple[str, str | None]]:
     return {r.check: (r.status, r.first_bad) for r in run.checks}
 
 
-def test_two_engines_find_what_one_engine_finds(zoo: Zoo, dockerd2: SecondDockerd) -> None:  # noqa: F811
+def test_two_engines_find_what_one_engine_finds(zoo: Zoo, dockerd2: SecondDockerd) -> None:
     """build, startup and size over the whole zoo: start-up steps over the unbuildable commit
     (a SKIP) and the merged branch; size finds its culprit; build shows no regression."""
     repo = Repo(zoo.repo.path)
