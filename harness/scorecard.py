@@ -53,6 +53,11 @@ class Scorecard:
             "engines": [self.baseline.measured_on.name, self.candidate.measured_on.name],
             "worse": self.worse,
             "rows": [r.__dict__ for r in self.rows],
+            # each side's whole record: phase times, the cold start's install, what rows sum up
+            "records": {
+                "baseline": self.baseline.model_dump(mode="json"),
+                "candidate": self.candidate.model_dump(mode="json"),
+            },
         }
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from harness.config import parse_config
-from harness.report import scorecard_markdown, scorecard_text
+from harness.report import scorecard_json, scorecard_markdown, scorecard_text
 from harness.results import (
     CommitRecord,
     ImageRecord,
@@ -120,3 +121,11 @@ def test_ready_time_when_gated_needs_relative_and_absolute_margin() -> None:
     assert verdict(5.0, 20.0) == "worse"
     assert verdict(20.0, 5.0) == "better"
     assert verdict(10.0, 14.0) == "same"  # 4 s and 40%: under both margins
+
+
+def test_the_json_keeps_each_sides_whole_record() -> None:
+    """Phase times, the cold start's install and imports: what the rows sum up stays readable."""
+    a, b = rec("a", seed=1), rec("b", ready=4.5, seed=2)
+    doc = json.loads(scorecard_json(score(a, b, CFG)))
+    assert Result.model_validate(doc["records"]["baseline"]) == a
+    assert Result.model_validate(doc["records"]["candidate"]) == b
