@@ -226,6 +226,11 @@ def compare_page(card: Scorecard, png: bytes | None, reproduce: Sequence[str]) -
                 ["candidate", f"{code(cand.commit.sha, 'sha')} {esc(cand.commit.subject)}"],
                 ["latency samples", "interleaved in one run" if card.interleaved else "separate"],
                 ["same machine", "yes" if card.same_machine else "no"],
+                [
+                    "engines",
+                    esc(f"{base.measured_on.name} vs {cand.measured_on.name}")
+                    + ("" if card.same_engine else " (timings not compared across engines)"),
+                ],
             ],
         ),
         f"<h2>Worse ({len(worse)})</h2>",

@@ -120,6 +120,7 @@ def test_compare_page_and_files(tmp_path: Path) -> None:
     samples = Page(text[text.index('<table class="probes">') :]).tables[0]
     assert samples == 1 + 3  # header and the three warm samples of each side, side by side
     assert "harness compare a b --repo ." in text
+    assert "local vs local" in text  # the engines each side ran on
     assert paths["md"].read_text() == scorecard_markdown(card)
 
 
