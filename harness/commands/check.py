@@ -16,7 +16,14 @@ import typer
 from rich.console import Console
 
 from harness.bisect import CHECK_EXIT, CHECK_HARNESS_FAILURE, check_commit
-from harness.commands.common import ConfigOpt, TrustOpt, command_config, stoppable
+from harness.commands.common import (
+    ConfigOpt,
+    EngineOpt,
+    TrustOpt,
+    command_config,
+    command_engines,
+    stoppable,
+)
 from harness.errors import HarnessError
 from harness.gitrepo import Repo
 from harness.judgement import ALL_CHECKS, CMD, Options
@@ -47,6 +54,7 @@ def check_command(
     check_cmd_timeout: Annotated[
         float, typer.Option(help="cmd: seconds before the command is killed (counts as bad)")
     ] = 600.0,
+    engine: EngineOpt = None,
 ) -> None:
     """Judge one commit: exit 0 good, 1 bad, 125 skip, >= 128 harness failure."""
     check = check or (CMD if check_cmd else "startup")
@@ -54,15 +62,16 @@ def check_command(
         typer.echo(f"error: unknown check {check!r}; use one of {', '.join(ALL_CHECKS)}", err=True)
         raise typer.Exit(CHECK_HARNESS_FAILURE)
     try:
+        r = Repo(repo)
+        cfg = command_config(config, repo, trust_repo_config, engine)
         options = Options(
             threshold=threshold,
             size_threshold=size_threshold,
             force=force,
             check_cmd=check_cmd,
             check_cmd_timeout_s=check_cmd_timeout,
+            engines=(command_engines(cfg, engine)[0],),
         )
-        r = Repo(repo)
-        cfg = command_config(config, repo, trust_repo_config)
         with stoppable():  # Ctrl-C / SIGTERM: 130 / 143, which abort a `git bisect run`
             judgement = check_commit(r, rev, check, cfg, good=good, options=options)
     except ValueError as exc:  # bad option values

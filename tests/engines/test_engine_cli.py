@@ -1,5 +1,5 @@
-"""`--engine NAME` on measure, compare and bisect: an unknown name, and an engine whose endpoint
-does not answer (a unix socket nobody listens on: real, no Docker engine needed)."""
+"""`--engine NAME` on measure, compare, bisect and check: an unknown name, and an engine whose
+endpoint does not answer (a unix socket nobody listens on: real, no Docker engine needed)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from harness.bisect import CHECK_HARNESS_FAILURE
 from harness.cli import app
 from harness.errors import EXIT_CODES
 
@@ -85,3 +86,16 @@ def test_an_engine_that_does_not_answer_is_named(worker_repo, pool, args) -> Non
     line = error_line(r)
     assert f"Docker engine 'gone' ({endpoint}) not reachable" in line
     assert f"docker -H {endpoint} info" in line
+
+
+def test_check_runs_on_the_named_engine_with_git_bisect_run_exit_codes(worker_repo, pool) -> None:
+    """`harness check --engine`: 128 + the harness code, so `git bisect run` aborts."""
+    config, endpoint = pool
+    base = ["check", "HEAD", "--check", "build", "--repo", str(worker_repo)]
+    base += ["--config", str(config)]
+    r = runner.invoke(app, [*base, "--engine", "gpu"])
+    assert r.exit_code == CHECK_HARNESS_FAILURE + EXIT_CODES["config"], r.output
+    assert "no engine named 'gpu'" in r.output and "(configured: local, gone)" in r.output
+    r = runner.invoke(app, [*base, "--engine", "gone"])
+    assert r.exit_code == CHECK_HARNESS_FAILURE + EXIT_CODES["docker"], r.output
+    assert f"Docker engine 'gone' ({endpoint}) not reachable" in r.output
