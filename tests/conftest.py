@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import docker
 import pytest
 from docker.errors import DockerException
 
-from tests.engines.dockerd2 import SecondDockerd, why_not
+if TYPE_CHECKING:
+    from tests.engines.dockerd2 import SecondDockerd
 
 REQUIRE_DOCKER = "HARNESS_TESTS_REQUIRE_DOCKER"
 
@@ -52,6 +54,9 @@ def dockerd2() -> Iterator[SecondDockerd]:
     `dockerd2.load_from_local(tag, ...)` copies images from the first engine,
     `dockerd2.kill()` kills it mid-run (it stops answering), `dockerd2.restart()` brings it
     back on the same data root (a test that kills it should restart it for the tests after)."""
+    # imported here: tests/test_require_docker.py runs this file's text alone, outside the repo
+    from tests.engines.dockerd2 import SecondDockerd, why_not
+
     reason = why_not()
     if reason is not None:
         pytest.skip(f"second dockerd: {reason}")
