@@ -34,6 +34,8 @@ class Options:
     force: bool = False  # ignore cached verdicts (images are still reused)
     confidence: float = 0.95  # latency bisect: name a commit only at this posterior or more
     error_rate: float = 0.01  # latency bisect: each probe's SPRT error rate (both ways)
+    # latency bisect: candidates' containers kept running for a revisit (harness.warm_candidates)
+    warm_candidates: int = 2
     check_cmd: str | None = None  # cmd: `sh -c` this in a container of the commit's image
     check_cmd_timeout_s: float = 600.0  # cmd: still running after this: killed, bad
     # the engines to probe on (config [[engines]], narrowed by --engine); one Judge per engine
@@ -54,6 +56,10 @@ class Options:
             raise ValueError(f"--confidence {self.confidence}: expected a probability in (0.5, 1)")
         if not 0 < self.error_rate < 0.5:
             raise ValueError(f"error rate {self.error_rate}: expected a probability in (0, 0.5)")
+        if not 0 <= self.warm_candidates <= 8:
+            raise ValueError(
+                f"--warm-candidates {self.warm_candidates}: expected 0 to 8 containers"
+            )
         if self.check_cmd is not None and not self.check_cmd.strip():
             raise ValueError("--check-cmd: the command is empty")
         if not self.engines:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.classify import bound, compare_ends, evidence, levels, verdict, weighed
-from harness.container import RunningWorker, start_worker
+from harness.container import RunningWorker
 from harness.errors import HarnessError
 from harness.images import ImageInfo
 from harness.judge import Judge
@@ -34,6 +34,7 @@ from harness.progress import Progress, quiet
 from harness.search import Verdict
 from harness.timing import median
 from harness.verdicts import VerdictCache
+from harness.warm_candidates import WarmCandidates
 
 MIN_SAMPLES = 3  # candidate samples before the first SPRT look
 TOP_UP_EVERY = 1  # one sample of an end (good and bad in turn) per this many candidate samples
@@ -236,6 +237,8 @@ def bisect_latency(
         with contextlib.ExitStack() as stack:
             builds = _Builds(judge)
             stack.callback(builds.close)
+            warm = WarmCandidates(judge, opts.warm_candidates)
+            stack.callback(warm.close)
             lazy = _Lazy(judge, builds, commits, stack)
             ends = _ends(judge, lazy, commits, store, cache, progress)
             if ends["status"] != "regression":
@@ -253,7 +256,7 @@ def bisect_latency(
                 for llr in (search.cap, -search.cap):  # what either verdict would visit next
                     if (j := search.after(i, llr)) is not None:
                         builds.ahead(commits[j])
-                probe = _visit(judge, builds, session, search, commits, i, cand, progress)
+                probe = _visit(judge, builds, warm, session, search, commits, i, cand, progress)
                 if cache is not None:
                     cache.put(probe, key)
                 probes.append(probe)
@@ -274,6 +277,7 @@ def bisect_latency(
     }
     if len(pools["good"]) >= 2 and len(pools["bad"]) >= 2:
         info["ends"]["spread_log"] = round(levels(pools["good"], pools["bad"]).spread, 4)
+    info["containers"] = {"started": warm.started, "reused": warm.reused}
     info["samples_total"] = len(pools["good"]) + len(pools["bad"]) + sum(map(len, cand.values()))
     if culprit is not None:
         message = (
@@ -356,6 +360,7 @@ def _compare_ends(
 def _visit(
     judge: Judge,
     builds: _Builds,
+    warm: WarmCandidates,
     session: _Session,
     search: NoisySearch,
     commits: list[str],
@@ -363,28 +368,32 @@ def _visit(
     cand: dict[int, list[float]],
     progress: Progress,
 ) -> Judgement:
-    """Sample commit `i` (in a fresh container) until its evidence passes the bound or the
-    visit's budget is spent; record the evidence; the visit as a Judgement."""
+    """Sample commit `i` (in its container: kept from its last visit, else fresh) until its
+    evidence passes the bound or the visit's budget is spent; record the evidence; the visit
+    as a Judgement."""
     opts = judge.options
     t0 = time.monotonic()
     sha = commits[i]
     visit = search.visits.get(i, 0) + 1
     target = bound(opts.error_rate)
-    samples: list[float] = []  # this visit's: each visit is an independent trial
+    samples: list[float] = []  # this visit's own: the SPRT runs on each visit's samples alone
     every = cand.setdefault(i, [])
     info = builds.image(sha)
+    timing = {"image_s": time.monotonic() - t0}
     skip_why = ""
+    llr = 0.0
     if isinstance(info, HarnessError):
         skip_why = "does not build, so its latency cannot be judged"
     else:
         name = f"bisect-cand-{sha[:12]}-v{visit}"
-        with start_worker(info.tag, judge.config, name=name, engine=judge.engine) as w:
+        with warm.visit(sha, info.tag, name) as (w, reused):
+            timing["reused"] = reused
             if not w.ready:
                 skip_why = f"not ready (exit {w.exit_code}, phase {w.phase})"
-            elif not w.request(session.payload()).ok:
+            elif not reused and not w.request(session.payload()).ok:
                 skip_why = "warm-up request failed"
-            else:
-                llr = 0.0
+            timing["start_s"] = time.monotonic() - t0 - timing["image_s"]
+            if not skip_why:
                 # The budget grows with each visit: a commit is revisited only while the
                 # evidence there is close or contradicted.
                 for _ in range(visit_budget(opts.max_samples, visit)):
@@ -402,12 +411,23 @@ def _visit(
                         llr = evidence(pools["good"], pools["bad"], samples, REFERENCE_WINDOW)
                         if abs(llr) >= target:
                             break
+            if skip_why:
+                warm.drop(sha)
+    timing = {k: round(v, 3) if isinstance(v, float) else v for k, v in timing.items()}
+    timing["sampling_s"] = round(
+        time.monotonic() - t0 - timing["image_s"] - timing.get("start_s", 0.0), 3
+    )
     if skip_why:
         search.exclude(i)
         best, p = search.best()
         reason = f"{skip_why} (P(#{best}) = {p:.3f})"
         progress(f"[latency] visit {search.total_visits} #{i} {sha[:12]}: skip - {reason}")
-        figures = {"samples": len(samples), "median_s": median(samples), "visit": visit}
+        figures = {
+            "samples": len(samples),
+            "median_s": median(samples),
+            "visit": visit,
+            "timing": timing,
+        }
         return Judgement(
             "latency",
             sha,
@@ -441,6 +461,7 @@ def _visit(
         "visit": visit,
         "best": best,
         "probability": round(p, 4),
+        "timing": timing,
     }
     return Judgement(
         "latency",

@@ -70,6 +70,13 @@ def bisect_command(
     confidence: Annotated[
         float, typer.Option(help="latency: name a commit only at this posterior probability")
     ] = 0.95,
+    warm_candidates: Annotated[
+        int,
+        typer.Option(
+            help="latency: keep this many candidates' containers running for a revisit "
+            "(besides the two ends; 0: a fresh container every visit)"
+        ),
+    ] = 2,
     check_cmd: Annotated[
         str | None,
         typer.Option(help="cmd: run `sh -c CMD` in each image; 0 good, 125 skip, 1-127 bad"),
@@ -97,6 +104,7 @@ def bisect_command(
             cold_floor_s=cold_floor_s,
             force=force,
             confidence=confidence,
+            warm_candidates=warm_candidates,
             check_cmd=check_cmd,
             check_cmd_timeout_s=check_cmd_timeout,
         )

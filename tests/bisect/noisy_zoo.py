@@ -145,15 +145,22 @@ def run_harness(
         len(p.figures.get("candidate_s") or []) + len(p.figures.get("reference_s") or [])
         for p in judged
     )
-    extra = getattr(result, "noisy", None) or {}
+    extra = result.search or {}
     samples = extra.get("samples_total", samples)
     named = result.first_bad if result.status == "found" else None
+    timings = [p.figures["timing"] for p in result.probes if "timing" in p.figures]
     return {
         "named": named,
         "status": result.status,
         "probes": len(result.probes),
         "samples": samples,
         "wall_s": round(wall, 1),
+        "containers": extra.get("containers"),
+        # where the visits' time went: waiting for images, starting containers, sampling
+        "visits_s": {
+            k: round(sum(t.get(k, 0.0) for t in timings), 1)
+            for k in ("image_s", "start_s", "sampling_s")
+        },
     }
 
 

@@ -160,6 +160,7 @@ def bisect_noisy(
     batch: int = 6,
     drift: float = 0.0,
     bursts: float = 0.0,
+    top_up_every: int = TOP_UP_EVERY,
 ) -> Bisected:
     """The new latency bisect (harness.latency_bisect) without Docker: warm ends compared first,
     then visits chosen by harness.noisysearch, each an SPRT with the ends topped up as it goes.
@@ -201,7 +202,7 @@ def bisect_noisy(
         for _ in range(visit_budget(max_samples, search.visits.get(i, 0) + 1, visit_samples)):
             cand += draw(rng, level, sigma, 1)
             samples += 1
-            if len(cand) % TOP_UP_EVERY == 0:
+            if len(cand) % top_up_every == 0:
                 if turn % 2 == 0:
                     good += draw(rng, 1.0, sigma, 1)
                 else:
@@ -232,6 +233,7 @@ def bisect_rates(
     drift: float = 0.0,
     visit_samples: int = VISIT_SAMPLES,
     bursts: float = 0.0,
+    top_up_every: int = TOP_UP_EVERY,
 ) -> dict[str, float]:
     """right / wrong / not found counts, mean visits and samples, and the median modelled wall
     time (VISIT_S a visit + SAMPLE_S a sample) over `runs` histories."""
@@ -250,6 +252,7 @@ def bisect_rates(
                 drift=drift,
                 visit_samples=visit_samples,
                 bursts=bursts,
+                top_up_every=top_up_every,
             )
             if rule == "noisy"
             else bisect_today(rng, n, culprit, sigma, shift)
@@ -274,6 +277,9 @@ def main() -> None:
     ap.add_argument(
         "--visit-samples", type=int, default=VISIT_SAMPLES, help="a first visit's sample budget"
     )
+    ap.add_argument(
+        "--top-up-every", type=int, default=TOP_UP_EVERY, help="candidate samples per end sample"
+    )
     ap.add_argument("--bisects-only", action="store_true", help="skip the one-probe table")
     ap.add_argument("--rules", nargs="*", choices=("today", "noisy"), default=["today", "noisy"])
     args = ap.parse_args()
@@ -294,6 +300,7 @@ def main() -> None:
                     drift=args.drift,
                     visit_samples=args.visit_samples,
                     bursts=args.bursts,
+                    top_up_every=args.top_up_every,
                 )
                 print(
                     f"| {sigma} | +{shift:.0%} | {rule} | {b['right']} | {b['wrong']} | "
