@@ -260,6 +260,11 @@ def _search_markdown(r: CheckResult) -> list[str]:
             f"{search['visits']} visits (confidence {search['confidence']}, at most "
             f"{search['max_visits']} visits); status {search.get('status')}"
         )
+    if containers := search.get("containers"):
+        lines.append(
+            f"- candidate containers: {containers['started']} started, "
+            f"{containers['reused']} times reused"
+        )
     path = search.get("path") or []
     if path:
         lines += ["", "| visit | # | LLR | most likely | P |", "|---|---|---|---|---|"]

@@ -339,7 +339,7 @@ def _compare_ends(
             break
     n = len(session.pools["good"])
     text = (
-        f"bad end x{ends.ratio:.2f} the good end (97.5% bounds {ends.low:.2f}..{ends.high:.2f}, "
+        f"bad end x{ends.ratio:.2f} the good end (bounds {ends.low:.2f}..{ends.high:.2f}, "
         f"n={n} a side)"
     )
     message = {

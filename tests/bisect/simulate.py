@@ -146,6 +146,22 @@ def bisect_today(
     return Bisected(named, len(search.order) - 2, samples)
 
 
+def ends_outcome(
+    rng: np.random.Generator, sigma: float, shift: float, batch: int = 6, draw=draw
+) -> tuple[str, list[float], list[float]]:
+    """The ends' comparison as the driver makes it: `batch` a side at a time until it is clear
+    (or END_BATCHES); its status and both ends' samples."""
+    good: list[float] = []
+    bad: list[float] = []
+    for _ in range(END_BATCHES):
+        good += draw(rng, 1.0, sigma, batch)
+        bad += draw(rng, 1 + shift, sigma, batch)
+        status = compare_ends(good, bad, 0.2).status
+        if status != "unknown":
+            break
+    return status, good, bad
+
+
 def bisect_noisy(
     rng: np.random.Generator,
     n: int,
@@ -183,14 +199,8 @@ def bisect_noisy(
             out += draw_at(rng, slow * level * (1 + drift * taken[0] / 100), sigma, 1)
         return out
 
-    good: list[float] = []
-    bad: list[float] = []
-    for _ in range(END_BATCHES):
-        good += draw(rng, 1.0, sigma, batch)
-        bad += draw(rng, 1 + shift, sigma, batch)
-        if compare_ends(good, bad, 0.2).status != "unknown":
-            break
-    if compare_ends(good, bad, 0.2).status != "regression":
+    status, good, bad = ends_outcome(rng, sigma, shift, batch, draw)
+    if status != "regression":
         return Bisected(None, 0, len(good) + len(bad))
     search = NoisySearch(n, cap=bound(error) / 2, confidence=confidence)
     samples = len(good) + len(bad)

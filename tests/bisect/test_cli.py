@@ -49,7 +49,12 @@ def test_unknown_check_is_a_usage_error(app, repo: Path) -> None:
 
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
-    [("--threshold", "0", "--threshold 0.0"), ("--size-threshold", "-1", "--size-threshold")],
+    [
+        ("--threshold", "0", "--threshold 0.0"),
+        ("--size-threshold", "-1", "--size-threshold"),
+        ("--warm-candidates", "9", "--warm-candidates 9: expected 0 to 8"),
+        ("--warm-candidates", "-1", "--warm-candidates -1"),
+    ],
 )
 def test_bad_thresholds_are_usage_errors(app, repo: Path, flag: str, value: str, message) -> None:
     args = ["bisect", "--good", "HEAD~2", "--bad", "HEAD", "--repo", str(repo), flag, value]

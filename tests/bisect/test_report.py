@@ -220,6 +220,7 @@ def noisy_latency_result(status: str = "found") -> CheckResult:
         },
         "confidence": 0.95, "max_visits": 13, "visits": 4, "best": 5, "probability": 0.96,
         "posterior": post,
+        "containers": {"started": 3, "reused": 1},
         "path": [
             {"position": 4, "llr": -5.1, "best": 6, "p": 0.3},
             {"position": 6, "llr": 4.9, "best": 5, "p": 0.6},
@@ -255,6 +256,7 @@ def test_the_latency_search_is_in_every_report(tmp_path: Path, status: str) -> N
     assert "good end (kept warm): median 200 ms, 40 samples" in md
     assert "bad end (kept warm): median 260 ms, 41 samples" in md
     assert "| 4 | 4 | -4.80 | #5 | 0.960 |" in md and "#5 0.960" in md
+    assert "candidate containers: 3 started, 1 times reused" in md
     paths = write_reports(run, tmp_path)
     with Image.open(paths["png"]) as png:
         assert png.format == "PNG"
