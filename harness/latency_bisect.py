@@ -1,6 +1,7 @@
 """The latency bisect on noisy machines: warm references, sequential samples, a posterior.
 
-Both ends run in containers for the whole bisect (started once, warmed up once). Their samples
+Both ends run in containers for the whole bisect (started once, warmed up once); so do the last
+few candidates visited (harness.warm_candidates), for a revisit. The ends' samples
 are pooled; every candidate sample is followed by one sample of an end (good and bad in turn),
 so the references are topped up interleaved with each candidate and share its drift (one end
 sample per TOP_UP_EVERY candidate samples). A
