@@ -380,7 +380,8 @@ def _visit(
     samples: list[float] = []  # this visit's own: the SPRT runs on each visit's samples alone
     every = cand.setdefault(i, [])
     info = builds.image(sha)
-    timing = {"image_s": time.monotonic() - t0}
+    built = started = time.monotonic()
+    timing: dict[str, Any] = {"image_s": round(built - t0, 3)}
     skip_why = ""
     llr = 0.0
     if isinstance(info, HarnessError):
@@ -388,12 +389,12 @@ def _visit(
     else:
         name = f"bisect-cand-{sha[:12]}-v{visit}"
         with warm.visit(sha, info.tag, name) as (w, reused):
-            timing["reused"] = reused
             if not w.ready:
                 skip_why = f"not ready (exit {w.exit_code}, phase {w.phase})"
             elif not reused and not w.request(session.payload()).ok:
                 skip_why = "warm-up request failed"
-            timing["start_s"] = time.monotonic() - t0 - timing["image_s"]
+            started = time.monotonic()
+            timing.update(reused=reused, start_s=round(started - built, 3))
             if not skip_why:
                 # The budget grows with each visit: a commit is revisited only while the
                 # evidence there is close or contradicted.
@@ -414,10 +415,7 @@ def _visit(
                             break
             if skip_why:
                 warm.drop(sha)
-    timing = {k: round(v, 3) if isinstance(v, float) else v for k, v in timing.items()}
-    timing["sampling_s"] = round(
-        time.monotonic() - t0 - timing["image_s"] - timing.get("start_s", 0.0), 3
-    )
+    timing["sampling_s"] = round(time.monotonic() - started, 3)
     if skip_why:
         search.exclude(i)
         best, p = search.best()
